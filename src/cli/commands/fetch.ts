@@ -1,0 +1,133 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { SymbolClient, type FindResult } from '../../client.js';
+import { SymsrvError } from '../../errors.js';
+import { parseKey, type SymbolKey } from '../../keys/key.js';
+import { copyAtomically } from '../../store/atomic.js';
+import type { TransportOptions } from '../../transport/options.js';
+import { EXIT_INCOMPLETE, EXIT_USAGE, ExitError } from '../exit.js';
+import { describeError, out, printJson, warn } from '../output.js';
+import { startProgress } from '../progress.js';
+import { keysOfTargets } from '../targets.js';
+
+export interface FetchOptions {
+  sympath?: string;
+  recursive?: boolean;
+  key: string[];
+  images?: boolean;
+  out?: string;
+  jobs: number;
+  json?: boolean;
+  verbose?: boolean;
+  cacert?: string;
+  connectTimeout?: number;
+  timeout?: number;
+  retries?: number;
+}
+
+interface Row {
+  key: string;
+  status: 'found' | 'missing' | 'error';
+  path?: string;
+  store?: string;
+  error?: string;
+}
+
+/** `symsrv fetch`: the symbols of binaries, PDBs, folders or keys, downloaded `--jobs` at a time. */
+export async function run(targets: string[], opts: FetchOptions): Promise<void> {
+  if (targets.length === 0 && opts.key.length === 0) {
+    throw new ExitError(EXIT_USAGE, 'fetch needs a TARGET (binary, PDB or folder) or --key KEY');
+  }
+
+  // Everything about the input is checked before any network traffic: a bad key or unreadable
+  // file is a usage error (exit 2), reported at once.
+  const keys: SymbolKey[] = opts.key.map((k) => parseKey(k));
+  const { keys: computed, skipped } = await keysOfTargets(targets, { recursive: Boolean(opts.recursive), images: Boolean(opts.images) });
+  for (const s of skipped) warn(`skipped ${s.file}: ${s.reason}`);
+  keys.push(...computed.map((c) => c.key));
+  const unique = [...new Map(keys.map((k) => [k.index, k])).values()];
+
+  const transport: TransportOptions = {};
+  if (opts.cacert) transport.ca = [await readCa(opts.cacert)];
+  if (opts.connectTimeout !== undefined) transport.connectTimeout = opts.connectTimeout * 1000;
+  if (opts.timeout !== undefined) transport.bodyTimeout = transport.headersTimeout = opts.timeout * 1000;
+  if (opts.retries !== undefined) transport.retries = opts.retries;
+  transport.connectionsPerOrigin = Math.max(opts.jobs, 1);
+
+  const client = new SymbolClient({
+    ...(opts.sympath !== undefined ? { symbolPath: opts.sympath } : {}),
+    transport,
+    onMessage: (text) => warn(text),
+    ...(opts.verbose ? { onProbe: (e) => warn(`probe ${e.target} -> ${e.result}`) } : {}),
+  });
+
+  const progress = startProgress(unique.length, Boolean(process.stderr.isTTY) && !opts.verbose);
+  const rows: Row[] = new Array(unique.length);
+  const outNames = new Map<string, string>();
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  try {
+    await pool(unique, opts.jobs, async (key, i) => {
+      const r = await client.find(key, { signal: stop.signal, onBytes: (n) => progress.bytes(n) });
+      rows[i] = await toRow(r, opts.out, outNames);
+      progress.fileDone();
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    progress.stop();
+    await client.close();
+  }
+
+  if (opts.json) {
+    printJson(rows);
+  } else {
+    for (const r of rows) {
+      if (r.status === 'found') out(`found ${r.key} ${r.path}`);
+      else if (r.status === 'missing') out(`missing ${r.key}`);
+      else out(`error ${r.key} ${r.error}`);
+    }
+  }
+  if (rows.some((r) => r.status !== 'found')) throw new ExitError(EXIT_INCOMPLETE);
+}
+
+async function toRow(r: FindResult, outDir: string | undefined, outNames: Map<string, string>): Promise<Row> {
+  if (r.status === 'missing') return { key: r.key, status: 'missing' };
+  if (r.status === 'error') return { key: r.key, status: 'error', error: describeError(r.error), ...(r.store ? { store: r.store } : {}) };
+  let path = r.path;
+  if (outDir) {
+    // --out is flat (as symchk /oc): two different builds with one name cannot both go there.
+    const name = r.key.split('/')[0]!;
+    const taken = outNames.get(name.toLowerCase());
+    if (taken !== undefined && taken !== r.key) {
+      return { key: r.key, status: 'error', error: `${name} from ${taken} is already in ${outDir}`, store: r.store };
+    }
+    outNames.set(name.toLowerCase(), r.key);
+    try {
+      path = await copyAtomically(r.path, resolve(outDir), name);
+    } catch (err) {
+      return { key: r.key, status: 'error', error: describeError(err), store: r.store };
+    }
+  }
+  return { key: r.key, status: 'found', path, store: r.store };
+}
+
+async function readCa(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new SymsrvError('E_USAGE', `cannot read --cacert ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function pool<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

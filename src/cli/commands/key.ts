@@ -1,0 +1,25 @@
+import { SymsrvError } from '../../errors.js';
+import { computeKeys } from '../../keys/compute.js';
+import { EXIT_USAGE, ExitError } from '../exit.js';
+import { describeError, out, printJson, warn } from '../output.js';
+
+/** `symsrv key [--json] FILE...`: one line per key, `FILE<TAB>KIND<TAB>KEY`. */
+export async function run(files: string[], opts: { json?: boolean }): Promise<void> {
+  const rows: { file: string; kind: string; key: string }[] = [];
+  let failed = 0;
+  for (const file of files) {
+    try {
+      for (const k of await computeKeys(file)) {
+        const row = { file, kind: k.kind, key: k.key.index };
+        rows.push(row);
+        if (!opts.json) out(`${row.file}\t${row.kind}\t${row.key}`);
+      }
+    } catch (err) {
+      if (!(err instanceof SymsrvError)) throw err;
+      failed++;
+      warn(describeError(err));
+    }
+  }
+  if (opts.json) printJson(rows);
+  if (failed > 0) throw new ExitError(EXIT_USAGE);
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { SymsrvError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { EXIT_INTERNAL, EXIT_USAGE, ExitError } from './exit.js';
+import { warn } from './output.js';
+
+/**
+ * The command table. Each command's code is its own module, loaded only when that command runs
+ * (so `symsrv key` does not load the HTTP stack).
+ */
+function program(): Command {
+  const p = new Command('symsrv')
+    .description('Find and download debug symbols (PDB, PE, ELF debug files) from symbol servers, SymSrv-compatible.')
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+
+  p.command('key')
+    .description('print the symbol store keys of files (PE, PDB, ELF)')
+    .argument('<file...>', 'files to read')
+    .option('--json', 'print a JSON array of {file, kind, key}')
+    .action(async (files: string[], opts: { json?: boolean }) => (await import('./commands/key.js')).run(files, opts));
+
+  p.command('path')
+    .description('explain a symbol path element by element (default: _NT_SYMBOL_PATH, else the .symfix path)')
+    .argument('[sympath]', 'a symbol path, e.g. "srv*C:\\sym*https://msdl.microsoft.com/download/symbols"')
+    .option('--json', 'print JSON')
+    .action(async (sympath: string | undefined, opts: { json?: boolean }) => (await import('./commands/path.js')).run(sympath, opts));
+
+  p.command('fetch')
+    .description('download the symbols of binaries, PDBs, folders or keys')
+    .argument('[target...]', 'binaries, PDBs or folders')
+    .option('-y, --sympath <path>', 'symbol path (default: _NT_SYMBOL_PATH, else the .symfix path)')
+    .option('-r, --recursive', 'look into folders recursively')
+    .option('--key <key>', 'fetch a key as printed by `symsrv key` (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--images', 'also fetch the binaries themselves, not only their symbol files')
+    .option('--out <dir>', 'copy each file found into this folder')
+    .addOption(new Option('-j, --jobs <n>', 'downloads at a time').default(8).argParser(positiveInt('--jobs')))
+    .option('--json', 'print a JSON array of {key, status, path, store, error}')
+    .option('-v, --verbose', 'print every probe (store, URL, status) on stderr')
+    .option('--cacert <file>', 'trust this CA certificate (PEM) besides the system ones')
+    .addOption(new Option('--connect-timeout <s>', 'connect timeout in seconds').argParser(positiveNumber('--connect-timeout')))
+    .addOption(new Option('--timeout <s>', 'idle timeout while waiting for data, in seconds').argParser(positiveNumber('--timeout')))
+    .addOption(new Option('--retries <n>', 'retries on network errors and 5xx').argParser(nonNegativeInt('--retries')))
+    .action(async (targets: string[], opts) => (await import('./commands/fetch.js')).run(targets, opts));
+
+  return p;
+}
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new SymsrvError('E_USAGE', `${name} takes a whole number >= 1, not "${v}"`);
+    return n;
+  };
+}
+function nonNegativeInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new SymsrvError('E_USAGE', `${name} takes a whole number >= 0, not "${v}"`);
+    return n;
+  };
+}
+function positiveNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new SymsrvError('E_USAGE', `${name} takes a number > 0, not "${v}"`);
+    return n;
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: 'user' });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (err) {
+    if (err instanceof ExitError) {
+      if (err.message) warn(err.message);
+      return err.exitCode;
+    }
+    if (err instanceof CommanderError) {
+      // help and version end with code 0; commander has already printed its message
+      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (err instanceof SymsrvError) {
+      warn(err.message);
+      return EXIT_USAGE;
+    }
+    // A bug of ours: say so plainly; the stack only when asked for (SYMSRV_DEBUG=1).
+    warn(`internal error: ${(err as Error)?.message ?? String(err)}`);
+    if (process.env.SYMSRV_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+    else warn('this is a bug in symsrv; please report it (SYMSRV_DEBUG=1 prints the details)');
+    return EXIT_INTERNAL;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+// Let stdout drain before exiting: a piped `--json` of many keys must not be cut short.
+process.exitCode = code;

@@ -1,0 +1,74 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SymsrvError } from '../errors.js';
+import { computeKeys, type ComputedKey } from '../keys/compute.js';
+import type { KeyKind } from '../keys/key.js';
+
+export interface TargetKeys {
+  keys: ComputedKey[];
+  /** Files in folders that were passed over, with why (unknown formats are not listed). */
+  skipped: { file: string; reason: string }[];
+}
+
+/**
+ * Which keys `fetch` asks for per kind of input: a binary's symbol file (and with --images the
+ * binary itself); a PDB's own key (to fill the cache or check it is on a server).
+ */
+function wanted(kind: KeyKind, images: boolean): boolean {
+  switch (kind) {
+    case 'pdbref':
+    case 'pdb':
+    case 'elf-debug':
+      return true;
+    case 'pe':
+    case 'elf':
+      return images;
+  }
+}
+
+/**
+ * Turns TARGET arguments into keys. A file named on the command line must be readable and of a
+ * known format (else E_* → exit 2); inside folders, files of unknown format are passed over
+ * silently and malformed ones are reported as skipped.
+ */
+export async function keysOfTargets(targets: string[], opts: { recursive: boolean; images: boolean }): Promise<TargetKeys> {
+  const result: TargetKeys = { keys: [], skipped: [] };
+  for (const target of targets) {
+    let st;
+    try {
+      st = await stat(target);
+    } catch (err) {
+      throw new SymsrvError('E_IO', `cannot read ${target}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { subject: target });
+    }
+    if (st.isDirectory()) {
+      await walk(target, opts, result);
+    } else {
+      result.keys.push(...(await computeKeys(target)).filter((k) => wanted(k.kind, opts.images)));
+    }
+  }
+  return result;
+}
+
+async function walk(dir: string, opts: { recursive: boolean; images: boolean }, result: TargetKeys): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    result.skipped.push({ file: dir, reason: `cannot read folder: ${(err as NodeJS.ErrnoException).code ?? 'error'}` });
+    return;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (opts.recursive) await walk(path, opts, result);
+    } else if (e.isFile()) {
+      try {
+        result.keys.push(...(await computeKeys(path)).filter((k) => wanted(k.kind, opts.images)));
+      } catch (err) {
+        if (!(err instanceof SymsrvError)) throw err;
+        if (err.code !== 'E_UNKNOWN_FORMAT') result.skipped.push({ file: path, reason: err.message });
+      }
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SymsrvError } from './errors.js';
+import { parseKey, type SymbolKey } from './keys/key.js';
+import { parseSymbolPath, type StoreSpec, type SymbolPath } from './symbolpath/parse.js';
+import { symbolPathFromEnv, symfixPath } from './symbolpath/defaults.js';
+import { StoreChain } from './store/chain.js';
+import { FolderStore } from './store/folder.js';
+import { HttpStore } from './store/http.js';
+import { LocalStore } from './store/local.js';
+import type { ProbeEvent, Store } from './store/types.js';
+import type { TransportOptions } from './transport/options.js';
+import { Transport } from './transport/transport.js';
+
+export interface SymbolClientOptions {
+  /** An `_NT_SYMBOL_PATH`-style path. Default: `_NT_SYMBOL_PATH` (and `_NT_ALT_SYMBOL_PATH`), else the `.symfix` path. */
+  symbolPath?: string;
+  /** HTTP settings (timeouts, retries, CAs). Ignored when `transport` is given. */
+  transport?: Transport | TransportOptions;
+  /** Each probe made (store, file or URL, result): for `--verbose` and `!sym noisy`. */
+  onProbe?: (e: ProbeEvent) => void;
+  /** Messages from stores (`file.ptr` `MSG:` lines). */
+  onMessage?: (text: string) => void;
+}
+
+export interface FindOptions {
+  signal?: AbortSignal;
+  /** Bytes written as a download progresses. */
+  onBytes?: (n: number) => void;
+}
+
+export type FindResult =
+  | { key: string; status: 'found'; path: string; store: string; downloaded: boolean }
+  | { key: string; status: 'missing' }
+  | { key: string; status: 'error'; error: SymsrvError; store?: string };
+
+/** One lookup unit: a `srv*` element's chain, or a plain folder behind its `cache*` stores. */
+interface Entry {
+  text: string;
+  chain: StoreChain;
+}
+
+/**
+ * What a caller uses: a symbol path turned into store chains, and lookups over them.
+ *
+ * `find` walks the symbol path's elements in order and returns the first hit (downloading and
+ * filling downstream stores on the way, as SymSrv's SymFindFileInPath does); misses and failures
+ * are results, not exceptions. `fetch` is the same but returns the path or throws.
+ */
+export class SymbolClient {
+  readonly symbolPath: SymbolPath;
+  private readonly transport: Transport;
+  private readonly ownsTransport: boolean;
+  private readonly entries: Entry[];
+  private tempDir: Promise<string> | undefined;
+
+  constructor(private readonly options: SymbolClientOptions = {}) {
+    const text = options.symbolPath ?? symbolPathFromEnv() ?? symfixPath();
+    this.symbolPath = parseSymbolPath(text);
+    if (options.transport instanceof Transport) {
+      this.transport = options.transport;
+      this.ownsTransport = false;
+    } else {
+      this.transport = new Transport(options.transport);
+      this.ownsTransport = true;
+    }
+    const fallback = (): Promise<string> => (this.tempDir ??= mkdtemp(join(tmpdir(), 'symsrv-')));
+    const stores = new Map<string, Store>(); // one Store object per location, so per-store state is shared
+    const storeFor = (spec: StoreSpec): Store => {
+      const id = spec.kind === 'http' ? `http:${spec.url}` : `local:${spec.path}`;
+      let s = stores.get(id);
+      if (!s) {
+        s = spec.kind === 'http' ? new HttpStore(spec.url, this.transport) : new LocalStore(spec.path);
+        stores.set(id, s);
+      }
+      return s;
+    };
+    this.entries = [];
+    for (const el of this.symbolPath.elements) {
+      if (el.type === 'srv') {
+        this.entries.push({ text: el.text, chain: new StoreChain([...el.caches, ...el.stores].map(storeFor), fallback) });
+      } else if (el.type === 'folder') {
+        this.entries.push({ text: el.text, chain: new StoreChain([...el.caches.map(storeFor), new FolderStore(el.path)], fallback) });
+      }
+      // `cache*` elements only add stores to later elements; 'unsupported' ones are skipped (symsrv path explains why).
+    }
+  }
+
+  async find(key: string | SymbolKey, options: FindOptions = {}): Promise<FindResult> {
+    const k = typeof key === 'string' ? parseKey(key) : key;
+    let failure: FindResult | undefined;
+    for (const entry of this.entries) {
+      const r = await entry.chain.lookup(k, {
+        signal: options.signal,
+        onBytes: options.onBytes,
+        onProbe: this.options.onProbe,
+        onMessage: this.options.onMessage,
+      });
+      if (r.status === 'found') return { key: k.index, ...r };
+      if (r.status === 'error') failure ??= { key: k.index, status: 'error', error: r.error, store: r.store };
+    }
+    return failure ?? { key: k.index, status: 'missing' };
+  }
+
+  /** The local path of the key's file, downloading it if needed; throws E_NOT_FOUND or the lookup's error. */
+  async fetch(key: string | SymbolKey, options: FindOptions = {}): Promise<string> {
+    const r = await this.find(key, options);
+    if (r.status === 'found') return r.path;
+    if (r.status === 'error') throw r.error;
+    throw new SymsrvError('E_NOT_FOUND', `${r.key} was not found on the symbol path`, { subject: r.key });
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsTransport) await this.transport.close();
+  }
+}

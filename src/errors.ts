@@ -1,0 +1,67 @@
+/**
+ * One error type for everything symsrv reports, with a stable `code` to match on
+ * (as undici does with `UND_ERR_*`): callers should test `err.code`, never the message.
+ *
+ * Bad input (a malformed file, a refused download) is a SymsrvError with a specific code.
+ * A bug of ours is anything else (TypeError, RangeError...) and is never dressed up as bad input.
+ */
+export const ErrorCodes = {
+  /** The file is not a PE image, or its headers are inconsistent. */
+  E_BAD_PE: 'E_BAD_PE',
+  /** The file is not an MSF 7.0 PDB, or its superblock/directory/streams are inconsistent. */
+  E_BAD_PDB: 'E_BAD_PDB',
+  /** The file is not an ELF file, or its headers/notes are inconsistent. */
+  E_BAD_ELF: 'E_BAD_ELF',
+  /** The file is of no format we compute keys for. */
+  E_UNKNOWN_FORMAT: 'E_UNKNOWN_FORMAT',
+  /** A file ends before a structure it declares (a short read). */
+  E_TRUNCATED: 'E_TRUNCATED',
+  /** A key is malformed or has a component that could escape a store (`..`, `/`, `\`, NUL). */
+  E_BAD_KEY: 'E_BAD_KEY',
+  /** A symbol path element cannot be understood. */
+  E_BAD_SYMBOL_PATH: 'E_BAD_SYMBOL_PATH',
+  /** No store on the symbol path has the file. */
+  E_NOT_FOUND: 'E_NOT_FOUND',
+  /** Connecting, sending or receiving failed (after the retries). */
+  E_NETWORK: 'E_NETWORK',
+  /** A connect, header or body timeout fired. */
+  E_TIMEOUT: 'E_TIMEOUT',
+  /** A server answered with a status we cannot use (other than 404). */
+  E_HTTP_STATUS: 'E_HTTP_STATUS',
+  /** What arrived is not the file that was asked for (HTML page, wrong GUID, wrong magic). */
+  E_INVALID_CONTENT: 'E_INVALID_CONTENT',
+  /** The file is stored compressed (`.pd_`, CAB) and expanding it is not supported yet. */
+  E_COMPRESSED_UNSUPPORTED: 'E_COMPRESSED_UNSUPPORTED',
+  /** A `file.ptr` names a target that cannot be used. */
+  E_BAD_POINTER: 'E_BAD_POINTER',
+  /** Reading or writing a local file or folder failed. */
+  E_IO: 'E_IO',
+  /** The operation was aborted by the caller. */
+  E_ABORTED: 'E_ABORTED',
+  /** Wrong use of the CLI or API (bad option value). */
+  E_USAGE: 'E_USAGE',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export interface SymsrvErrorOptions {
+  cause?: unknown;
+  /** The file or URL the error is about, when there is one. */
+  subject?: string;
+}
+
+export class SymsrvError extends Error {
+  readonly code: ErrorCode;
+  readonly subject: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: SymsrvErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SymsrvError';
+    this.code = code;
+    this.subject = options.subject;
+  }
+}
+
+export function isSymsrvError(err: unknown, code?: ErrorCode): err is SymsrvError {
+  return err instanceof SymsrvError && (code === undefined || err.code === code);
+}

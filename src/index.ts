@@ -1,0 +1,24 @@
+/**
+ * symsrv's public API: everything a library user needs, and nothing else.
+ */
+export { SymbolClient, type SymbolClientOptions, type FindOptions, type FindResult } from './client.js';
+export { SymsrvError, ErrorCodes, isSymsrvError, type ErrorCode } from './errors.js';
+export { computeKeys, type ComputedKey } from './keys/compute.js';
+export {
+  parseKey,
+  peKey,
+  pdbKey,
+  pdbNb10Key,
+  portablePdbKey,
+  elfKey,
+  elfDebugKey,
+  debuginfodPath,
+  type SymbolKey,
+  type KeyKind,
+  type Identity,
+} from './keys/key.js';
+export { parseSymbolPath, type SymbolPath, type SymbolPathElement, type StoreSpec } from './symbolpath/parse.js';
+export { defaultDownstreamStore, symfixPath, symbolPathFromEnv, MICROSOFT_SYMBOL_SERVER } from './symbolpath/defaults.js';
+export { Transport, type HttpResponse } from './transport/transport.js';
+export type { TransportOptions } from './transport/options.js';
+export type { ProbeEvent } from './store/types.js';

@@ -1,0 +1,110 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { SymsrvError } from '../errors.js';
+
+/**
+ * A read-only byte source with positioned reads. Parsers never read a whole file: they ask
+ * for the few ranges they need, so a multi-GB PDB costs a few pages of memory.
+ */
+export interface ByteSource {
+  /** A name for messages (the file path, or a label). */
+  readonly name: string;
+  /** Total size in bytes. */
+  readonly size: number;
+  /**
+   * Reads exactly `length` bytes at `position`. A read that would pass the end of the source
+   * fails with E_TRUNCATED (the message says what was being read), never returns short data.
+   */
+  read(position: number, length: number, what?: string): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+function truncated(name: string, position: number, length: number, size: number, what?: string): SymsrvError {
+  const thing = what ? `${what} ` : '';
+  return new SymsrvError(
+    'E_TRUNCATED',
+    `${name}: ${thing}at offset 0x${position.toString(16)} (${length} bytes) runs past the end of the file (${size} bytes)`,
+    { subject: name },
+  );
+}
+
+function checkRange(name: string, size: number, position: number, length: number, what?: string): void {
+  if (!Number.isSafeInteger(position) || !Number.isSafeInteger(length) || position < 0 || length < 0) {
+    throw truncated(name, position, length, size, what);
+  }
+  if (position + length > size) throw truncated(name, position, length, size, what);
+}
+
+/** A ByteSource over a file on disk. */
+export class FileSource implements ByteSource {
+  private constructor(
+    readonly name: string,
+    readonly size: number,
+    private readonly handle: FileHandle,
+  ) {}
+
+  static async open(path: string): Promise<FileSource> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (err) {
+      throw new SymsrvError('E_IO', `cannot open ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+        cause: err,
+        subject: path,
+      });
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw new SymsrvError('E_IO', `${path} is not a regular file`, { subject: path });
+      return new FileSource(path, st.size, handle);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  async read(position: number, length: number, what?: string): Promise<Buffer> {
+    checkRange(this.name, this.size, position, length, what);
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.handle.read(buf, done, length - done, position + done);
+      // The file shrank under us: report it as truncation rather than returning garbage.
+      if (bytesRead === 0) throw truncated(this.name, position, length, position + done, what);
+      done += bytesRead;
+    }
+    return buf;
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+/** A ByteSource over bytes in memory (tests, and small blobs already read). */
+export class BufferSource implements ByteSource {
+  constructor(
+    private readonly bytes: Buffer,
+    readonly name = '<buffer>',
+  ) {}
+
+  get size(): number {
+    return this.bytes.length;
+  }
+
+  async read(position: number, length: number, what?: string): Promise<Buffer> {
+    checkRange(this.name, this.size, position, length, what);
+    return this.bytes.subarray(position, position + length);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Opens `path`, runs `fn` on it, and closes it on every exit path. */
+export async function withFile<T>(path: string, fn: (src: ByteSource) => Promise<T>): Promise<T> {
+  const src = await FileSource.open(path);
+  try {
+    return await fn(src);
+  } finally {
+    await src.close();
+  }
+}

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { SymsrvError } from '../errors.js';
+
+/**
+ * Safe writes into a store: every file is written to a temporary name in its final folder and
+ * renamed into place, so a reader (another debugger, another symsrv) sees the whole file or
+ * nothing, and a killed run leaves no partial file under a real name (the pattern symbolicator's
+ * cache uses). Temporary names are never looked up, so a stale one is harmless until cleaned.
+ */
+
+const TEMP_TAG = '.symsrv-tmp';
+const HOST = hostname().replace(/[^A-Za-z0-9-]/g, '');
+/** A temp file untouched this long is dead even if its writer's pid is reused. */
+const STALE_MS = 10 * 60 * 1000;
+
+export function tempName(fileName: string): string {
+  return `.${fileName}.${HOST}-${process.pid}-${randomBytes(4).toString('hex')}${TEMP_TAG}`;
+}
+
+export function isTempName(name: string): boolean {
+  return name.endsWith(TEMP_TAG);
+}
+
+/** Whether a temp file was left by a writer that is gone (killed run). */
+async function isStale(dir: string, name: string): Promise<boolean> {
+  const m = /\.([A-Za-z0-9-]*)-(\d+)-[0-9a-f]{8}\.symsrv-tmp$/.exec(name);
+  try {
+    const st = await stat(join(dir, name));
+    if (Date.now() - st.mtimeMs > STALE_MS) return true;
+  } catch {
+    return false; // already gone
+  }
+  if (!m || m[1] !== HOST) return false; // another machine's writer (a shared store): leave it to the age rule
+  const pid = Number(m[2]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** Removes temp files in `dir` whose writer was killed. Best effort: a failure here never fails a lookup. */
+export async function cleanStaleTemps(dir: string): Promise<number> {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (!isTempName(name)) continue;
+    if (await isStale(dir, name)) {
+      await rm(join(dir, name), { force: true }).catch(() => undefined);
+      removed++;
+    }
+  }
+  return removed;
+}
+
+export async function ensureDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw ioError(`cannot create folder ${dir}`, err, dir);
+  }
+}
+
+/**
+ * Runs `write(tempPath)` and renames the result to `dir/fileName`. On any error the temp file is
+ * removed and the error rethrown. Returns the final path.
+ */
+export async function writeAtomically(dir: string, fileName: string, write: (tempPath: string) => Promise<void>): Promise<string> {
+  await ensureDir(dir);
+  await cleanStaleTemps(dir);
+  const temp = join(dir, tempName(fileName));
+  const final = join(dir, fileName);
+  try {
+    await write(temp);
+    await rename(temp, final);
+  } catch (err) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    if (err instanceof SymsrvError) throw err;
+    throw ioError(`cannot write ${final}`, err, final);
+  }
+  return final;
+}
+
+/** Copies a file into `dir/fileName` through a temp file. */
+export function copyAtomically(source: string, dir: string, fileName: string): Promise<string> {
+  return writeAtomically(dir, fileName, (temp) => copyFile(source, temp));
+}
+
+export function ioError(what: string, err: unknown, subject: string): SymsrvError {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return new SymsrvError('E_IO', `${what}: ${code ?? (err as Error)?.message ?? String(err)}`, { cause: err, subject });
+}

@@ -1,0 +1,136 @@
+import { SymsrvError } from '../errors.js';
+import type { SymbolKey } from '../keys/key.js';
+import { redactUrl, statusError } from '../transport/errors.js';
+import { withRetry } from '../transport/retry.js';
+import type { HttpResponse, Transport } from '../transport/transport.js';
+import { saveResponse } from './download.js';
+import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder, storeUrl } from './layout.js';
+import { isUrl, parsePointer, POINTER_LIMIT } from './pointer.js';
+import type { LookupContext, LookupResult, Store } from './types.js';
+
+/**
+ * A symbol store behind HTTP(S) (`srv*cache*https://msdl.microsoft.com/download/symbols`).
+ * Probes in SymSrv's order: the file, its compressed `.pd_` form, then `file.ptr`. A file found
+ * is streamed into `ctx.into` (the nearest downstream store), checked, then renamed into place.
+ */
+export class HttpStore implements Store {
+  readonly kind = 'http' as const;
+  readonly location: string;
+  private layout: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly base: string,
+    private readonly transport: Transport,
+  ) {
+    this.location = redactUrl(base);
+  }
+
+  /**
+   * Whether the store is three-tier (serves `index2.txt`). Asked once per session; a store that
+   * cannot answer is treated as two-tier, and its real failure shows on the file probe.
+   */
+  private threeTier(signal?: AbortSignal): Promise<boolean> {
+    this.layout ??= this.transport
+      .getText(storeUrl(this.base, [], THREE_TIER_MARKER), POINTER_LIMIT, signal)
+      .then((text) => text !== undefined)
+      .catch(() => {
+        this.layout = undefined; // ask again next time: the failure may have been passing
+        return false;
+      });
+    return this.layout;
+  }
+
+  async lookup(key: SymbolKey, ctx: LookupContext): Promise<LookupResult> {
+    const segments = keyFolder(key, await this.threeTier(ctx.signal));
+    const fileUrl = storeUrl(this.base, segments, key.name);
+
+    if (await this.download(fileUrl, key, ctx, false)) {
+      return { status: 'found', path: this.placed(ctx, key), downloaded: true };
+    }
+
+    const packedUrl = storeUrl(this.base, segments, compressedName(key.name));
+    const packed = await this.open(packedUrl, ctx);
+    if (packed) {
+      await packed.discard();
+      throw new SymsrvError(
+        'E_COMPRESSED_UNSUPPORTED',
+        `${redactUrl(packedUrl)} is compressed (SymStore /compress); expanding compressed symbol files is not supported yet`,
+        { subject: redactUrl(packedUrl) },
+      );
+    }
+
+    const ptrUrl = storeUrl(this.base, segments, POINTER_FILE);
+    const text = await this.transport.getText(ptrUrl, POINTER_LIMIT, ctx.signal);
+    ctx.onProbe?.({ store: this.location, target: redactUrl(ptrUrl), result: text === undefined ? '404' : '200' });
+    if (text === undefined) return { status: 'missing' };
+    const pointer = parsePointer(text);
+    if (pointer.type === 'message') {
+      ctx.onMessage?.(`${this.location}: ${pointer.text}`);
+      return { status: 'missing' };
+    }
+    // Only a URL is followed from an HTTP store: a remote server must not make us read local files.
+    if (pointer.type === 'invalid' || !isUrl(pointer.target)) {
+      throw new SymsrvError('E_BAD_POINTER', `${redactUrl(ptrUrl)}: a file.ptr on an HTTP store must hold PATH:<http(s) URL>`, {
+        subject: redactUrl(ptrUrl),
+      });
+    }
+    if (await this.download(pointer.target, key, ctx, false)) {
+      return { status: 'found', path: this.placed(ctx, key), downloaded: true };
+    }
+    return { status: 'missing' };
+  }
+
+  private placed(ctx: LookupContext, key: SymbolKey): string {
+    return `${ctx.into!.replace(/[\\/]+$/, '')}/${key.name}`;
+  }
+
+  /** GETs `url` with retries; undefined on 404/410; a 2xx response otherwise (anything else throws). */
+  private async open(url: string, ctx: LookupContext): Promise<HttpResponse | undefined> {
+    return withRetry(async () => this.openOnce(url, ctx), this.transport.options, ctx.signal);
+  }
+
+  private async openOnce(url: string, ctx: LookupContext): Promise<HttpResponse | undefined> {
+    let res: HttpResponse;
+    try {
+      res = await this.transport.get(url, ctx.signal ? { signal: ctx.signal } : {});
+    } catch (err) {
+      ctx.onProbe?.({ store: this.location, target: redactUrl(url), result: (err as SymsrvError).code ?? 'error' });
+      throw err;
+    }
+    ctx.onProbe?.({ store: this.location, target: redactUrl(url), result: String(res.status) });
+    if (res.status === 404 || res.status === 410) {
+      await res.discard();
+      return undefined;
+    }
+    if (res.status >= 300 && res.status < 400) {
+      await res.discard();
+      throw Object.assign(statusError(res.status, '(too many redirects, or a redirect without a Location)', res.url), { retryable: false });
+    }
+    if (res.status < 200 || res.status >= 300) {
+      await res.discard();
+      throw statusError(res.status, '', res.url);
+    }
+    return res;
+  }
+
+  /**
+   * Downloads `url` into the downstream folder. The whole GET-and-stream is one retried step:
+   * a connection that drops mid-body costs a new, clean download, never a partial file.
+   */
+  private async download(url: string, key: SymbolKey, ctx: LookupContext, compressed: boolean): Promise<boolean> {
+    return withRetry(
+      async () => {
+        const res = await this.openOnce(url, ctx);
+        if (!res) return false;
+        if (!ctx.into) {
+          await res.discard();
+          throw new SymsrvError('E_IO', `no writable store to download ${key.index} into`, { subject: key.index });
+        }
+        await saveResponse(res, ctx.into, key.name, { key, compressed, signal: ctx.signal, onBytes: ctx.onBytes });
+        return true;
+      },
+      this.transport.options,
+      ctx.signal,
+    );
+  }
+}

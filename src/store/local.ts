@@ -1,0 +1,109 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SymsrvError } from '../errors.js';
+import type { SymbolKey } from '../keys/key.js';
+import { ioError } from './atomic.js';
+import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder } from './layout.js';
+import { isUrl, parsePointer, POINTER_LIMIT } from './pointer.js';
+import type { LookupContext, LookupResult, WritableStore } from './types.js';
+import { checkContent } from './validate.js';
+
+/**
+ * A symbol store in a folder or on a file share (`srv*C:\sym`, `srv*\\server\symbols`).
+ * Probes in SymSrv's order: the file, its compressed `.pd_` form, then `file.ptr`.
+ */
+export class LocalStore implements WritableStore {
+  readonly kind = 'local' as const;
+  private layout: Promise<boolean> | undefined;
+
+  constructor(readonly location: string) {}
+
+  /** A store is three-tier when its root holds `index2.txt` (SymStore /3). Checked once per session. */
+  private threeTier(): Promise<boolean> {
+    this.layout ??= exists(join(this.location, THREE_TIER_MARKER));
+    return this.layout;
+  }
+
+  async folderFor(key: SymbolKey): Promise<string> {
+    return join(this.location, ...keyFolder(key, await this.threeTier()));
+  }
+
+  async lookup(key: SymbolKey, ctx: LookupContext): Promise<LookupResult> {
+    const folder = await this.folderFor(key);
+    const file = join(folder, key.name);
+    const probe = (target: string, result: string): void => ctx.onProbe?.({ store: this.location, target, result });
+
+    if (await isFile(file)) {
+      probe(file, 'found');
+      return { status: 'found', path: file, downloaded: false };
+    }
+    probe(file, 'missing');
+
+    const packed = join(folder, compressedName(key.name));
+    if (await isFile(packed)) {
+      probe(packed, 'found');
+      throw new SymsrvError(
+        'E_COMPRESSED_UNSUPPORTED',
+        `${packed} is compressed (SymStore /compress); expanding compressed symbol files is not supported yet`,
+        { subject: packed },
+      );
+    }
+
+    const ptrPath = join(folder, POINTER_FILE);
+    const ptr = await readSmall(ptrPath);
+    if (ptr === undefined) return { status: 'missing' };
+    probe(ptrPath, 'found');
+    const pointer = parsePointer(ptr);
+    if (pointer.type === 'message') {
+      ctx.onMessage?.(`${this.location}: ${pointer.text}`);
+      return { status: 'missing' };
+    }
+    if (pointer.type === 'invalid') {
+      throw new SymsrvError('E_BAD_POINTER', `${ptrPath}: not a PATH: or MSG: line ("${pointer.text}")`, { subject: ptrPath });
+    }
+    if (isUrl(pointer.target)) {
+      throw new SymsrvError('E_BAD_POINTER', `${ptrPath} points at a URL; a local store's file.ptr must name a file path`, { subject: ptrPath });
+    }
+    if (!(await isFile(pointer.target))) {
+      probe(pointer.target, 'missing');
+      return { status: 'missing' };
+    }
+    // A pointer names a file outside the store's structure: check it really is this key's file.
+    await checkContent(pointer.target, key);
+    probe(pointer.target, 'found');
+    return { status: 'found', path: pointer.target, downloaded: false };
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw ioError(`cannot read ${path}`, err, path);
+  }
+}
+
+async function readSmall(path: string): Promise<string | undefined> {
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) return undefined;
+    if (st.size > POINTER_LIMIT) throw new SymsrvError('E_BAD_POINTER', `${path} is larger than a pointer file can be`, { subject: path });
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if (err instanceof SymsrvError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw ioError(`cannot read ${path}`, err, path);
+  }
+}

@@ -1,0 +1,75 @@
+import { SymsrvError } from '../errors.js';
+
+/**
+ * A URL as it may appear in a message: userinfo removed, so a `https://user:pw@host/` given by a
+ * user never reaches a log line, an error or `--json` output.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = '';
+      u.password = '';
+    }
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//');
+  }
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+/** TLS verification failures: retrying cannot help, and the message must say what to do. */
+const TLS_CODES = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_)/;
+
+/** Turns whatever undici or the socket threw into a SymsrvError naming the URL. */
+export function toTransportError(err: unknown, url: string, signal?: AbortSignal): SymsrvError {
+  if (err instanceof SymsrvError) return err;
+  const where = redactUrl(url);
+  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e?.code ?? e?.cause?.code ?? '';
+  if (signal?.aborted || e?.name === 'AbortError' || code === 'UND_ERR_ABORTED') {
+    const reason = signal?.reason as { name?: string } | undefined;
+    if (reason?.name === 'TimeoutError') {
+      return new SymsrvError('E_TIMEOUT', `GET ${where}: the request took longer than the total timeout`, { cause: err, subject: where });
+    }
+    return new SymsrvError('E_ABORTED', `GET ${where}: aborted`, { cause: err, subject: where });
+  }
+  if (TIMEOUT_CODES.has(code)) {
+    const what =
+      code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connecting' : code === 'UND_ERR_HEADERS_TIMEOUT' ? 'waiting for the response headers' : 'waiting for data';
+    return new SymsrvError('E_TIMEOUT', `GET ${where}: timed out ${what}`, { cause: err, subject: where });
+  }
+  if (TLS_CODES.test(code)) {
+    return Object.assign(
+      new SymsrvError(
+        'E_NETWORK',
+        `GET ${where}: TLS certificate check failed (${code}); if a proxy or private CA signs this server's certificate, pass it with --cacert or NODE_EXTRA_CA_CERTS`,
+        { cause: err, subject: where },
+      ),
+      { retryable: false },
+    );
+  }
+  const detail = [code, e?.cause?.message ?? e?.message].filter(Boolean).join(': ');
+  return new SymsrvError('E_NETWORK', `GET ${where}: ${detail || 'network error'}`, { cause: err, subject: where });
+}
+
+/** Whether another try may succeed. */
+export function isRetryable(err: unknown): boolean {
+  if (!(err instanceof SymsrvError)) return false;
+  if ((err as { retryable?: boolean }).retryable === false) return false;
+  if (err.code === 'E_NETWORK' || err.code === 'E_TIMEOUT') return true;
+  if (err.code === 'E_HTTP_STATUS') {
+    const status = (err as { status?: number }).status ?? 0;
+    return status === 429 || (status >= 500 && status !== 501 && status !== 505);
+  }
+  return false;
+}
+
+export function statusError(status: number, statusText: string, url: string): SymsrvError {
+  const where = redactUrl(url);
+  return Object.assign(
+    new SymsrvError('E_HTTP_STATUS', `Request failed with ${status}${statusText ? ' ' + statusText : ''}: GET ${where}`, { subject: where }),
+    { status },
+  );
+}

@@ -1,0 +1,62 @@
+/**
+ * Transport settings. Defaults are generous on purpose: users of other symbol tools keep hitting
+ * timeouts that were sized for small files, while a PDB can be several GB behind a slow proxy.
+ */
+export interface TransportOptions {
+  /** TCP + TLS connect timeout, ms. */
+  connectTimeout?: number;
+  /** Time to wait for response headers, ms. */
+  headersTimeout?: number;
+  /** Longest silence between two body chunks, ms (an idle timeout, not a limit on the whole body). */
+  bodyTimeout?: number;
+  /** Limit on one whole request including its body, ms; 0 = none. */
+  totalTimeout?: number;
+  /** Idle keep-alive connections are closed after this, ms. */
+  keepAliveTimeout?: number;
+  /** Most connections per origin. */
+  connectionsPerOrigin?: number;
+  /** Most redirects followed per request (Microsoft's server redirects to a CDN). */
+  maxRedirects?: number;
+  /** Retries after the first try, on connection errors, timeouts, 5xx and 429. */
+  retries?: number;
+  /** First backoff delay, ms; doubled per retry, with jitter, capped at maxBackoff. */
+  backoff?: number;
+  maxBackoff?: number;
+  /** Extra CA certificates (PEM text) trusted besides the system ones and NODE_EXTRA_CA_CERTS. */
+  ca?: string[];
+  /** Overrides the User-Agent header (default `symsrv/<version>`). */
+  userAgent?: string;
+}
+
+export type ResolvedTransportOptions = Required<Omit<TransportOptions, 'ca'>> & { ca: string[] | undefined };
+
+export const TRANSPORT_DEFAULTS = {
+  connectTimeout: 30_000,
+  headersTimeout: 120_000,
+  bodyTimeout: 300_000,
+  totalTimeout: 0,
+  keepAliveTimeout: 30_000,
+  connectionsPerOrigin: 8,
+  maxRedirects: 10,
+  retries: 3,
+  backoff: 250,
+  maxBackoff: 8_000,
+} as const;
+
+export function resolveTransportOptions(o: TransportOptions = {}): ResolvedTransportOptions {
+  const r = { ...TRANSPORT_DEFAULTS, ...stripUndefined(o) } as ResolvedTransportOptions;
+  for (const name of Object.keys(TRANSPORT_DEFAULTS) as (keyof typeof TRANSPORT_DEFAULTS)[]) {
+    const v = r[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new RangeError(`transport option ${name} must be a number >= 0, not ${String(v)}`);
+    }
+  }
+  if (r.connectionsPerOrigin < 1) throw new RangeError('transport option connectionsPerOrigin must be >= 1');
+  r.ca = o.ca;
+  r.userAgent = o.userAgent ?? '';
+  return r;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
