@@ -17,18 +17,18 @@ export function redactUrl(url: string): string {
   }
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const TIMEOUT_CODES = new Set(['ETIMEDOUT']);
 
 /** TLS verification failures: retrying cannot help, and the message must say what to do. */
 const TLS_CODES = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_)/;
 
-/** Turns whatever undici or the socket threw into a SymsrvError naming the URL. */
+/** Turns whatever the http module or the socket threw into a SymsrvError naming the URL. */
 export function toTransportError(err: unknown, url: string, signal?: AbortSignal): SymsrvError {
   if (err instanceof SymsrvError) return err;
   const where = redactUrl(url);
   const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e?.code ?? e?.cause?.code ?? '';
-  if (signal?.aborted || e?.name === 'AbortError' || code === 'UND_ERR_ABORTED') {
+  if (signal?.aborted || e?.name === 'AbortError' || code === 'ABORT_ERR') {
     const reason = signal?.reason as { name?: string } | undefined;
     if (reason?.name === 'TimeoutError') {
       return new SymsrvError('E_TIMEOUT', `GET ${where}: the request took longer than the total timeout`, { cause: err, subject: where });
@@ -36,9 +36,7 @@ export function toTransportError(err: unknown, url: string, signal?: AbortSignal
     return new SymsrvError('E_ABORTED', `GET ${where}: aborted`, { cause: err, subject: where });
   }
   if (TIMEOUT_CODES.has(code)) {
-    const what =
-      code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connecting' : code === 'UND_ERR_HEADERS_TIMEOUT' ? 'waiting for the response headers' : 'waiting for data';
-    return new SymsrvError('E_TIMEOUT', `GET ${where}: timed out ${what}`, { cause: err, subject: where });
+    return new SymsrvError('E_TIMEOUT', `GET ${where}: timed out (${code})`, { cause: err, subject: where });
   }
   if (TLS_CODES.test(code)) {
     return Object.assign(
@@ -49,6 +47,10 @@ export function toTransportError(err: unknown, url: string, signal?: AbortSignal
       ),
       { retryable: false },
     );
+  }
+  if (e?.message === 'aborted' && code === 'ECONNRESET') {
+    // Node's word for a body cut short by the server.
+    return new SymsrvError('E_NETWORK', `GET ${where}: the connection closed before the whole answer arrived`, { cause: err, subject: where });
   }
   const detail = [code, e?.cause?.message ?? e?.message].filter(Boolean).join(': ');
   return new SymsrvError('E_NETWORK', `GET ${where}: ${detail || 'network error'}`, { cause: err, subject: where });

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { SymsrvError } from '../errors.js';
 import { USER_AGENT } from '../version.js';
 import { redactUrl, statusError, toTransportError } from './errors.js';
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
@@ -25,63 +28,151 @@ export interface GetOptions {
   headers?: Record<string, string>;
 }
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 /**
  * The one way symsrv talks HTTP(S). Every store, the CLI and (later) the server go through
  * `Transport.get`, so that proxy choice, proxy authentication, timeouts, redirects and TLS trust
  * are decided in one place.
  *
- * Built on undici: its Agent keeps a keep-alive pool per origin, and its redirect interceptor
- * drops Authorization/Cookie/Proxy-Authorization on a cross-origin hop. The proxy issue adds a
- * connector below the Agent (an authenticated connection is a property of the socket, so it
- * belongs under the pool, not in a per-request interceptor).
+ * Built on Node's own http/https modules with a keep-alive Agent per scheme (a pool per origin).
+ * Why not undici: undici 7 (the last line that runs on Node 20) kills the process with an
+ * uncatchable `assert(!this.paused)` when a server closes the connection after a response
+ * (HTTP/1.0, `Connection: close`: python's http.server, tinyproxy) while the body is held back by
+ * backpressure (nodejs/undici#5360, fixed only in undici 8, which needs Node 22); `npm run demo`
+ * hit it one run in three. Node's Agent also gives the per-socket control that connection-based
+ * proxy authentication (NTLM, Negotiate) needs: the proxy issue plugs a connector in here.
  */
 export class Transport {
   readonly options: ResolvedTransportOptions;
-  private readonly dispatcher: Dispatcher;
-  private readonly agent: Agent;
+  private readonly httpAgent: HttpAgent;
+  private readonly httpsAgent: HttpsAgent;
 
   constructor(options: TransportOptions = {}) {
     this.options = resolveTransportOptions(options);
     const o = this.options;
-    this.agent = new Agent({
-      connectTimeout: o.connectTimeout,
-      headersTimeout: o.headersTimeout,
-      bodyTimeout: o.bodyTimeout,
-      keepAliveTimeout: o.keepAliveTimeout,
-      connections: o.connectionsPerOrigin,
-      connect: trustOptions(o.ca),
-    });
-    this.dispatcher = this.agent.compose(interceptors.redirect({ maxRedirections: o.maxRedirects }));
+    const pool = { keepAlive: true, maxSockets: o.connectionsPerOrigin, timeout: o.keepAliveTimeout, scheduling: 'lifo' as const };
+    this.httpAgent = new HttpAgent(pool);
+    this.httpsAgent = new HttpsAgent({ ...pool, ...trustOptions(o.ca) });
   }
 
-  /** Sends one GET. Network failures and timeouts become SymsrvErrors naming the URL; any status is returned. */
+  /**
+   * Sends one GET and follows redirects. Network failures and timeouts become SymsrvErrors
+   * naming the URL; any final status is returned for the caller to judge.
+   */
   async get(url: string, options: GetOptions = {}): Promise<HttpResponse> {
     const signal = combineSignals(options.signal, this.options.totalTimeout);
     const headers = { 'user-agent': this.options.userAgent || USER_AGENT, ...options.headers };
-    try {
-      const res = await request(url, { dispatcher: this.dispatcher, method: 'GET', headers, signal });
-      const history = (res.context as { history?: URL[] } | undefined)?.history;
-      const finalUrl = history && history.length > 0 ? history[history.length - 1]!.toString() : url;
-      const len = res.headers['content-length'];
-      const contentLength = typeof len === 'string' && /^\d+$/.test(len) ? Number(len) : undefined;
-      const body = res.body as unknown as Readable;
-      return {
-        url: finalUrl,
-        status: res.statusCode,
-        headers: res.headers,
-        contentLength,
-        body,
-        discard: async () => {
-          try {
-            await res.body.dump();
-          } catch {
-            // The connection is discarded anyway; nothing to report.
-          }
-        },
-      };
-    } catch (err) {
-      throw toTransportError(err, url, signal);
+    let current = url;
+    for (let hop = 0; ; hop++) {
+      const res = await this.send(current, headers, signal);
+      const location = res.headers.location;
+      if (!REDIRECTS.has(res.statusCode ?? 0) || typeof location !== 'string') return this.wrap(res, current);
+      res.resume();
+      if (hop >= this.options.maxRedirects) {
+        throw Object.assign(
+          new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(url)}: more than ${this.options.maxRedirects} redirects (a loop?)`, {
+            subject: redactUrl(url),
+          }),
+          { retryable: false, status: res.statusCode },
+        );
+      }
+      const next = new URL(location, current);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw Object.assign(new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(current)}: redirect to a ${next.protocol} URL`, { subject: redactUrl(current) }), {
+          retryable: false,
+        });
+      }
+      // We send no credentials to origins, so a redirect carries none across hosts (the proxy
+      // layer keeps Proxy-Authorization on the proxy hop only).
+      current = next.toString();
     }
+  }
+
+  private send(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+    const o = this.options;
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      let req: ClientRequest;
+      let u: URL;
+      try {
+        u = new URL(url);
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`unsupported protocol ${u.protocol}`);
+      } catch (err) {
+        reject(new SymsrvError('E_USAGE', `bad URL ${redactUrl(url)}: ${(err as Error).message}`, { cause: err }));
+        return;
+      }
+      const https = u.protocol === 'https:';
+      const fail = (err: unknown): void => {
+        clearTimeout(headersTimer);
+        reject(toTransportError(err, url, signal));
+      };
+      const timeout = (what: string, ms: number): SymsrvError =>
+        new SymsrvError('E_TIMEOUT', `GET ${redactUrl(url)}: timed out ${what} (${ms / 1000} s)`, { subject: redactUrl(url) });
+      try {
+        req = (https ? httpsRequest : httpRequest)(u, { agent: https ? this.httpsAgent : this.httpAgent, headers, signal, method: 'GET' });
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      const headersTimer = setTimeout(() => req.destroy(timeout('waiting for the response headers', o.headersTimeout)), o.headersTimeout);
+      req.once('socket', (socket: Socket) => {
+        // A reused keep-alive socket is already connected; only a new one gets the connect timer.
+        if (!socket.connecting) return;
+        const timer = setTimeout(() => req.destroy(timeout('connecting', o.connectTimeout)), o.connectTimeout);
+        socket.once(https ? 'secureConnect' : 'connect', () => clearTimeout(timer));
+        socket.once('close', () => clearTimeout(timer));
+      });
+      req.once('error', fail);
+      req.once('response', (res) => {
+        clearTimeout(headersTimer);
+        req.off('error', fail);
+        // Errors after this point surface on the body stream (res), where the reader sees them.
+        req.on('error', (err) => res.destroy(toTransportError(err, url, signal)));
+        resolve(res);
+      });
+      req.end();
+    });
+  }
+
+  private wrap(res: IncomingMessage, url: string): HttpResponse {
+    const o = this.options;
+    // Idle-body timeout: silence longer than bodyTimeout between two chunks ends the download.
+    // The Agent resets the socket's timeout when the socket goes back to the pool.
+    const socket = res.socket;
+    const onIdle = (): void => {
+      res.destroy(new SymsrvError('E_TIMEOUT', `GET ${redactUrl(url)}: timed out waiting for data (${o.bodyTimeout / 1000} s)`, { subject: redactUrl(url) }));
+    };
+    socket.setTimeout(o.bodyTimeout);
+    socket.on('timeout', onIdle);
+    const done = (): void => {
+      socket.off('timeout', onIdle);
+    };
+    res.once('end', done);
+    res.once('close', done);
+    const body = res as Readable;
+    const len = res.headers['content-length'];
+    const contentLength = typeof len === 'string' && /^\d+$/.test(len) ? Number(len) : undefined;
+    return {
+      url,
+      status: res.statusCode ?? 0,
+      headers: res.headers,
+      contentLength,
+      body,
+      discard: async () => {
+        if (res.complete || res.destroyed) return;
+        // A small remainder is drained so the socket can be reused; a large one is cut.
+        if (contentLength !== undefined && contentLength > 64 * 1024) {
+          res.destroy();
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          res.once('end', resolve);
+          res.once('close', resolve);
+          res.once('error', () => resolve());
+          res.resume();
+        });
+      },
+    };
   }
 
   /**
@@ -125,7 +216,8 @@ export class Transport {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
   }
 }
 

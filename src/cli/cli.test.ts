@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startFaultServer } from '../../test/helpers/faults.js';
+import { startNginx, type NginxServer } from '../../test/helpers/nginx.js';
+import { buildStore } from '../../test/helpers/store.js';
+import { listFiles as files, makeTempDir } from '../../test/helpers/tempdir.js';
+
+const MAIN = new URL('./main.js', import.meta.url).pathname;
+const FIX = new URL('../../../test/fixtures/', import.meta.url).pathname;
+const CRASH = 'crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb';
+const CWE = 'CrashWithException.pdb/F535C5FB2AE84BB8AA206C30BE566C5A1/CrashWithException.pdb';
+
+function symsrv(args: string[], env: Record<string, string | undefined> = {}) {
+  const r = spawnSync(process.execPath, [MAIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, _NT_SYMBOL_PATH: undefined, _NT_ALT_SYMBOL_PATH: undefined, ...env },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+
+describe('symsrv key', () => {
+  test('prints FILE<TAB>KIND<TAB>KEY for PE, PDB and ELF files', () => {
+    const exe = join(FIX, 'pe/crash.exe');
+    const pdb = join(FIX, 'pdb/crash.pdb');
+    const elf = join(FIX, 'elf/stripped_executable');
+    const r = symsrv(['key', exe, pdb, elf]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trimEnd().split('\n'), [
+      `${exe}\tpe\tcrash.exe/5AB380779000/crash.exe`,
+      `${exe}\tpdbref\t${CRASH}`,
+      `${pdb}\tpdb\t${CRASH}`,
+      `${elf}\telf\tstripped_executable/elf-buildid-126ba1461caf6644cfdd124bfcceeffa81b18897/stripped_executable`,
+      `${elf}\telf-debug\t_.debug/elf-buildid-sym-126ba1461caf6644cfdd124bfcceeffa81b18897/_.debug`,
+    ]);
+  });
+
+  test('--json prints an array of {file, kind, key}', () => {
+    const pdb = join(FIX, 'pdb/HelloWorld.pdb');
+    const r = symsrv(['key', '--json', pdb]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), [{ file: pdb, kind: 'pdb', key: 'HelloWorld.pdb/99891B3ED7AE4C3BABFF8A2B4A9B0C431/HelloWorld.pdb' }]);
+  });
+
+  test('unreadable or malformed input: a one-line error, exit 2, no stack trace', async () => {
+    const dir = await makeTempDir('symsrv-cli-key-');
+    try {
+      await writeFile(join(dir, 'empty.exe'), '');
+      await writeFile(join(dir, 'x.pdb'), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)));
+      const good = join(FIX, 'pdb/crash.pdb');
+      for (const bad of [join(dir, 'empty.exe'), join(dir, 'x.pdb'), join(dir, 'does-not-exist.exe')]) {
+        const r = symsrv(['key', bad, good]);
+        assert.equal(r.code, 2, bad);
+        assert.match(r.stderr, /^symsrv: .+/);
+        assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+        assert.match(r.stdout, /crash\.pdb/, 'the good file is still keyed');
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('symsrv path', () => {
+  test('explains each element, from the argument or the environment', () => {
+    const r = symsrv(['path', 'srv*/tmp/sym*https://msdl.microsoft.com/download/symbols;/opt/syms']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\/tmp\/sym/);
+    assert.match(r.stdout, /https:\/\/msdl\.microsoft\.com\/download\/symbols/);
+    assert.match(r.stdout, /\/opt\/syms/);
+    const j = symsrv(['path', '--json'], { _NT_SYMBOL_PATH: 'srv*/tmp/c*http://example.invalid/s' });
+    assert.equal(j.code, 0, j.stderr);
+    const parsed = JSON.parse(j.stdout);
+    assert.equal(parsed.source, 'environment');
+    assert.equal(parsed.elements.length, 1);
+  });
+
+  test('no path anywhere: the .symfix default under DBGHELP_HOMEDIR', () => {
+    const r = symsrv(['path', '--json'], { DBGHELP_HOMEDIR: '/tmp/dbghome' });
+    assert.equal(r.code, 0, r.stderr);
+    const parsed = JSON.parse(r.stdout);
+    assert.match(parsed.symbolPath, /^srv\*\/tmp\/dbghome.*\*https:\/\/msdl\.microsoft\.com\/download\/symbols$/);
+  });
+});
+
+describe('symsrv fetch', () => {
+  let tmp: string;
+  let nginx: NginxServer;
+  let faults: Awaited<ReturnType<typeof startFaultServer>>;
+
+  before(async () => {
+    tmp = await makeTempDir('symsrv-cli-fetch-');
+    await buildStore(join(tmp, 'www'), [
+      { path: join(FIX, 'pdb/crash.pdb'), key: CRASH },
+      { path: join(FIX, 'pdb/CrashWithException.pdb'), key: CWE },
+      { path: join(FIX, 'pe/crash.exe'), key: 'crash.exe/5AB380779000/crash.exe' },
+    ]);
+    nginx = await startNginx({ root: join(tmp, 'www') });
+    faults = await startFaultServer({ root: join(tmp, 'www') });
+  });
+  after(async () => {
+    await faults?.stop();
+    await nginx?.stop();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  test('binaries: found lines, exit 0, files in the cache', async () => {
+    const cache = join(tmp, 'c1');
+    const r = symsrv(['fetch', '-y', `srv*${cache}*${nginx.url}/store`, join(FIX, 'pe/crash.exe'), join(FIX, 'pe/CrashWithException.exe')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trimEnd().split('\n'), [`found ${CRASH} ${join(cache, CRASH)}`, `found ${CWE} ${join(cache, CWE)}`]);
+    assert.deepEqual(await files(cache), [CRASH, CWE].sort());
+  });
+
+  test('--images also fetches the binary; --json gives {key,status,path,store}', async () => {
+    const cache = join(tmp, 'c2');
+    const r = symsrv(['fetch', '--json', '--images', '-y', `srv*${cache}*${nginx.url}/store`, join(FIX, 'pe/crash.exe')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), [
+      { key: 'crash.exe/5AB380779000/crash.exe', status: 'found', path: join(cache, 'crash.exe/5AB380779000/crash.exe'), store: `${nginx.url}/store` },
+      { key: CRASH, status: 'found', path: join(cache, CRASH), store: `${nginx.url}/store` },
+    ]);
+  });
+
+  test('missing and failing keys: exit 1 with missing/error lines', async () => {
+    const cache = join(tmp, 'c3');
+    const missing = 'nothere.pdb/0123456789ABCDEF0123456789ABCDEF1/nothere.pdb';
+    const r = symsrv(['fetch', '-y', `srv*${cache}*${nginx.url}/store`, '--key', CRASH, '--key', missing]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(r.stdout.trimEnd().split('\n'), [`found ${CRASH} ${join(cache, CRASH)}`, `missing ${missing}`]);
+    const e = symsrv(['fetch', '--json', '--retries', '0', '-y', `srv*${join(tmp, 'c3b')}*${nginx.url}/portal`, '--key', CRASH]);
+    assert.equal(e.code, 1);
+    const [row] = JSON.parse(e.stdout);
+    assert.equal(row.status, 'error');
+    assert.match(row.error, /HTML page/);
+    assert.deepEqual(await files(join(tmp, 'c3b')), []);
+  });
+
+  test('a folder, recursively, and --out copies files flat', async () => {
+    const bins = join(tmp, 'bins');
+    await mkdir(join(bins, 'sub'), { recursive: true });
+    await copyFile(join(FIX, 'pe/crash.exe'), join(bins, 'crash.exe'));
+    await copyFile(join(FIX, 'pe/CrashWithException.exe'), join(bins, 'sub/CrashWithException.exe'));
+    await writeFile(join(bins, 'notes.txt'), 'not a binary');
+    const out = join(tmp, 'out');
+    const flat = symsrv(['fetch', '-y', `srv*${join(tmp, 'c4')}*${nginx.url}/store`, bins]);
+    assert.equal(flat.code, 0, flat.stderr);
+    assert.equal(flat.stdout.trim().split('\n').length, 1, 'without -r only the top folder');
+    const r = symsrv(['fetch', '-r', '--out', out, '-y', `srv*${join(tmp, 'c4')}*${nginx.url}/store`, bins]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await files(out), ['CrashWithException.pdb', 'crash.pdb']);
+  });
+
+  test('usage errors exit 2 before any request: bad key, no target, missing file, bad option', () => {
+    const sp = `srv*${join(tmp, 'c5')}*${nginx.url}/store`;
+    for (const args of [['--key', '../../etc/passwd'], [], [join(tmp, 'nope.exe')], ['--jobs', '0', '--key', CRASH]]) {
+      const r = symsrv(['fetch', '-y', sp, ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout} ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    }
+  });
+
+  test('SIGKILL during a download leaves no file under a real name; the next run cleans up and succeeds', async () => {
+    const cache = join(tmp, 'c6');
+    const child = spawn(process.execPath, [MAIN, 'fetch', '-y', `srv*${cache}*${faults.url}/slow`, '--key', CRASH], { stdio: 'ignore' });
+    const folder = join(cache, 'crash.pdb', '3249D99D0C4049318610F4E4FB0B69361');
+    // kill once a temp file has bytes in it
+    for (let i = 0; i < 400; i++) {
+      const names = await readdir(folder).catch(() => [] as string[]);
+      const temp = names.find((n) => n.endsWith('.symsrv-tmp'));
+      if (temp && (await stat(join(folder, temp)).catch(() => undefined))?.size) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const left = await readdir(folder);
+    assert.ok(left.length === 1 && left[0]!.endsWith('.symsrv-tmp'), `only a temp file: ${left}`);
+    const r = symsrv(['fetch', '-y', `srv*${cache}*${nginx.url}/store`, '--key', CRASH]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await readdir(folder), ['crash.pdb']);
+    assert.deepEqual(await readFile(join(folder, 'crash.pdb')), await readFile(join(FIX, 'pdb/crash.pdb')));
+  });
+});
