@@ -18,6 +18,8 @@ need objcopy binutils
 need gcc gcc
 need nginx nginx-light
 need curl curl
+need openssl openssl
+[ -x /usr/bin/time ] || need_pkgs+=(time)
 [ -e /usr/lib/systemd/boot/efi/systemd-bootx64.efi ] || need_pkgs+=(systemd-boot-efi)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "test-all: installing Debian packages: ${need_pkgs[*]}"

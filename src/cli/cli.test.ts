@@ -4,6 +4,7 @@ import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startFaultServer } from '../../test/helpers/faults.js';
+import { buildPePdb, readobjPe } from '../../test/helpers/readers.js';
 import { startNginx, type NginxServer } from '../../test/helpers/nginx.js';
 import { buildStore } from '../../test/helpers/store.js';
 import { listFiles as files, makeTempDir } from '../../test/helpers/tempdir.js';
@@ -161,6 +162,36 @@ describe('symsrv fetch', () => {
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout} ${r.stderr}`);
       assert.doesNotMatch(r.stderr, /\n\s+at /);
     }
+  });
+
+  test('PE/PDB pairs built by clang-cl + lld-link (32/64-bit, exe/dll): each PDB is found under the key llvm-readobj gives', async () => {
+    const bins = join(tmp, 'clang');
+    await mkdir(bins, { recursive: true });
+    const built = [
+      buildPePdb(bins, { name: 'hello64', arch: 'x64', kind: 'exe' }),
+      buildPePdb(bins, { name: 'hello32', arch: 'x86', kind: 'exe' }),
+      buildPePdb(bins, { name: 'lib64', arch: 'x64', kind: 'dll', pdbAltPath: true }),
+      buildPePdb(bins, { name: 'lib32', arch: 'x86', kind: 'dll', pdbPageSize: 8192 }),
+    ];
+    const store = join(tmp, 'www', 'clang');
+    const expected: string[] = [];
+    for (const b of built) {
+      // the key from an independent reader, not from symsrv
+      const pdb = readobjPe(b.image).debug.find((d) => d.pdb)!.pdb!;
+      const g = pdb.guid;
+      const guid = [g.subarray(0, 4).reverse(), g.subarray(4, 6).reverse(), g.subarray(6, 8).reverse(), g.subarray(8)]
+        .map((x) => Buffer.from(x).toString('hex'))
+        .join('')
+        .toUpperCase();
+      const name = pdb.fileName.split(/[\\/]/).pop()!;
+      const key = `${name}/${guid}${pdb.age.toString(16)}/${name}`;
+      await mkdir(join(store, name, `${guid}${pdb.age.toString(16)}`), { recursive: true });
+      await copyFile(b.pdb, join(store, key));
+      expected.push(`found ${key} ${join(tmp, 'c7', key)}`);
+    }
+    const r = symsrv(['fetch', '-y', `srv*${join(tmp, 'c7')}*${nginx.url}/store/clang`, ...built.map((b) => b.image)]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(r.stdout.trimEnd().split('\n'), expected);
   });
 
   test('SIGKILL during a download leaves no file under a real name; the next run cleans up and succeeds', async () => {

@@ -401,3 +401,20 @@ describe('a PE whose recorded PDB name cannot be a key', () => {
     }
   });
 });
+
+describe('real PE images from Debian packages', () => {
+  // systemd-boot-efi ships a PE32+ EFI application (installed by the test command).
+  const EFI = '/usr/lib/systemd/boot/efi/systemd-bootx64.efi';
+  it('systemd-bootx64.efi: the image key equals what llvm-readobj reads', async () => {
+    await readFile(EFI).catch(() => {
+      throw new Error(`${EFI} is missing: apt-get install systemd-boot-efi (npm run test:all does)`);
+    });
+    const ro = readobjPe(EFI);
+    const keys = await computeKeys(EFI);
+    const expected = `systemd-bootx64.efi/${ro.timestamp.toString(16).toUpperCase().padStart(8, '0')}${ro.sizeOfImage.toString(16)}/systemd-bootx64.efi`;
+    assert.equal(keys[0]?.kind, 'pe');
+    assert.equal(keys[0]?.key.index, expected);
+    // every CodeView entry llvm-readobj sees becomes one pdbref
+    assert.equal(keys.filter((k) => k.kind === 'pdbref').length, ro.debug.filter((d) => d.pdb).length);
+  });
+});

@@ -56,7 +56,7 @@ describe('HttpStore against nginx', () => {
   });
 
   async function lookup(base: string, key = CRASH_PDB, t = transport) {
-    const into = join(await makeTempDir('symsrv-into-'), 'dst');
+    const into = join(await makeTempDir('symsrv-into-', tmp), 'dst');
     const probes: ProbeEvent[] = [];
     const messages: string[] = [];
     const store = new HttpStore(base, t);

@@ -3,9 +3,14 @@ import { dirname, join } from 'node:path';
 
 /**
  * Lays out a symbol store as SymStore does: two-tier `name/ID/name`, or three-tier
- * `na/name/ID/name` with `index2.txt` at the root; `pingme.txt` marks it a store.
+ * `na/name/ID/name` (na: the first two characters of the name) with `index2.txt` at the root;
+ * `pingme.txt` at the root as SymStore writes it. Keys are used as given (no case folding).
  */
-export async function buildStore(root: string, files: Array<{ path: string; key: string }>, opts: { threeTier?: boolean } = {}): Promise<void> {
+export async function buildStore(
+  root: string,
+  files: ReadonlyArray<{ path: string; key: string }>,
+  opts: { threeTier?: boolean } = {},
+): Promise<void> {
   await mkdir(root, { recursive: true });
   await writeFile(join(root, 'pingme.txt'), '');
   if (opts.threeTier) await writeFile(join(root, 'index2.txt'), '');
@@ -16,23 +21,33 @@ export async function buildStore(root: string, files: Array<{ path: string; key:
   }
 }
 
-export function storePath(key: string, threeTier: boolean): string {
-  return threeTier ? `${key.slice(0, 2)}/${key}` : key;
+/** A key's file path relative to the store root: `name/ID/name`, or `na/name/ID/name` three-tier. */
+export function storePath(key: string, threeTier = false): string {
+  const [name] = splitKey(key);
+  return threeTier ? `${name.slice(0, 2)}/${key}` : key;
 }
 
-async function writePtr(root: string, key: string, text: string): Promise<void> {
-  const [name, id] = key.split('/');
-  const folder = join(root, name!, id!);
+function splitKey(key: string): [string, string, string] {
+  const parts = key.split('/');
+  if (parts.length !== 3 || parts.some((p) => p === '' || p === '.' || p === '..')) {
+    throw new Error(`not a store key (name/ID/name): "${key}"`);
+  }
+  return parts as [string, string, string];
+}
+
+async function writePtr(root: string, key: string, text: string, threeTier: boolean): Promise<void> {
+  const [name, id] = splitKey(key);
+  const folder = threeTier ? join(root, name.slice(0, 2), name, id) : join(root, name, id);
   await mkdir(folder, { recursive: true });
   await writeFile(join(folder, 'file.ptr'), text);
 }
 
-/** `file.ptr` with `PATH:target` (SymStore /p). */
-export function writePointer(root: string, key: string, target: string): Promise<void> {
-  return writePtr(root, key, `PATH:${target}`);
+/** `name/ID/file.ptr` containing `PATH:target` (what `symstore add /p` writes). */
+export function writePointer(root: string, key: string, target: string, opts: { threeTier?: boolean } = {}): Promise<void> {
+  return writePtr(root, key, `PATH:${target}`, opts.threeTier ?? false);
 }
 
-/** `file.ptr` with `MSG:text`. */
-export function writeMessagePointer(root: string, key: string, text: string): Promise<void> {
-  return writePtr(root, key, `MSG:${text}`);
+/** `name/ID/file.ptr` containing `MSG:text`. */
+export function writeMessagePointer(root: string, key: string, text: string, opts: { threeTier?: boolean } = {}): Promise<void> {
+  return writePtr(root, key, `MSG:${text}`, opts.threeTier ?? false);
 }

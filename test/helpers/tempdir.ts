@@ -1,18 +1,19 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export function makeTempDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+/** A new empty folder `<base>/<prefix>XXXXXX` (base: the OS temp dir; the bench passes /dev/shm). */
+export function makeTempDir(prefix: string, base: string = tmpdir()): Promise<string> {
+  return mkdtemp(join(base, prefix));
 }
 
+/** Removes a folder and everything in it; no error if it is already gone. */
 export function removeDir(dir: string): Promise<void> {
-  return rm(dir, { recursive: true, force: true });
+  return rm(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
 /** Every file under `dir`, as sorted paths relative to it ([] when `dir` does not exist). */
 export async function listFiles(dir: string): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises');
   const out: string[] = [];
   const walk = async (d: string, rel: string): Promise<void> => {
     for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
