@@ -242,7 +242,9 @@ async function runSymsrv(s: Scenario, base: string): Promise<Run> {
     let rssKb = 0;
     const found = new Map<string, string>();
     for (const part of chunks(s.keys, ARGV_CHUNK)) {
-      const args = [MAIN, 'fetch', '-y', `srv*${cache}*${base}`, '--jobs', String(JOBS), ...part.flatMap((k) => ['--key', k])];
+      // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles symsrv's runs.
+      const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+      const args = [...nodeArgs, MAIN, 'fetch', '-y', `srv*${cache}*${base}`, '--jobs', String(JOBS), ...part.flatMap((k) => ['--key', k])];
       const r = await timed(process.execPath, args);
       if (r.code !== 0) throw new Error(`symsrv fetch exited with ${r.code}:\n${r.stderr}${r.stdout.slice(0, 2000)}`);
       seconds += r.seconds;

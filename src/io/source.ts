@@ -34,8 +34,18 @@ function checkRange(name: string, size: number, position: number, length: number
   if (position + length > size) throw truncated(name, position, length, size, what);
 }
 
-/** A ByteSource over a file on disk. */
+/** Reads are served from a few cached pages: parsers ask for many small ranges near each other. */
+const PAGE = 64 * 1024;
+const PAGES = 4;
+
+/**
+ * A ByteSource over a file on disk. Small reads go through a tiny page cache (4 × 64 KiB, least
+ * recently used out): a PE or ELF header walk is dozens of reads of a few bytes each, and each
+ * uncached read is a thread-pool round trip. Memory stays bounded whatever the file's size.
+ */
 export class FileSource implements ByteSource {
+  private readonly pages = new Map<number, Buffer>();
+
   private constructor(
     readonly name: string,
     readonly size: number,
@@ -64,6 +74,29 @@ export class FileSource implements ByteSource {
 
   async read(position: number, length: number, what?: string): Promise<Buffer> {
     checkRange(this.name, this.size, position, length, what);
+    const first = Math.floor(position / PAGE);
+    if (length > 0 && first === Math.floor((position + length - 1) / PAGE)) {
+      const page = await this.page(first, what);
+      const at = position - first * PAGE;
+      return Buffer.from(page.subarray(at, at + length));
+    }
+    return this.readDirect(position, length, what);
+  }
+
+  private async page(index: number, what?: string): Promise<Buffer> {
+    let page = this.pages.get(index);
+    if (page) {
+      this.pages.delete(index); // re-insert: most recently used last
+    } else {
+      const start = index * PAGE;
+      page = await this.readDirect(start, Math.min(PAGE, this.size - start), what);
+      if (this.pages.size >= PAGES) this.pages.delete(this.pages.keys().next().value!);
+    }
+    this.pages.set(index, page);
+    return page;
+  }
+
+  private async readDirect(position: number, length: number, what?: string): Promise<Buffer> {
     const buf = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {

@@ -63,12 +63,23 @@ export async function cleanStaleTemps(dir: string): Promise<number> {
   return removed;
 }
 
+/** Folders this process has made or cleaned: each needs it once per session. */
+const prepared = new Set<string>();
+
+/**
+ * Makes sure `dir` exists and holds no dead temp files. A folder this call creates is known to be
+ * clean; an existing one is listed once per session.
+ */
 export async function ensureDir(dir: string): Promise<void> {
+  if (prepared.has(dir)) return;
+  let created: string | undefined;
   try {
-    await mkdir(dir, { recursive: true });
+    created = await mkdir(dir, { recursive: true });
   } catch (err) {
     throw ioError(`cannot create folder ${dir}`, err, dir);
   }
+  if (created === undefined) await cleanStaleTemps(dir);
+  prepared.add(dir);
 }
 
 /**
@@ -77,11 +88,17 @@ export async function ensureDir(dir: string): Promise<void> {
  */
 export async function writeAtomically(dir: string, fileName: string, write: (tempPath: string) => Promise<void>): Promise<string> {
   await ensureDir(dir);
-  await cleanStaleTemps(dir);
   const temp = join(dir, tempName(fileName));
   const final = join(dir, fileName);
   try {
-    await write(temp);
+    try {
+      await write(temp);
+    } catch (err) {
+      // The folder went away behind our back (a cache cleared mid-session): make it again, once.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !prepared.delete(dir)) throw err;
+      await ensureDir(dir);
+      await write(temp);
+    }
     await rename(temp, final);
   } catch (err) {
     await rm(temp, { force: true }).catch(() => undefined);

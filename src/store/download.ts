@@ -1,5 +1,4 @@
 import { createWriteStream } from 'node:fs';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SymsrvError } from '../errors.js';
 import type { SymbolKey } from '../keys/key.js';
@@ -7,6 +6,13 @@ import type { HttpResponse } from '../transport/transport.js';
 import { redactUrl, toTransportError } from '../transport/errors.js';
 import { writeAtomically } from './atomic.js';
 import { checkContent } from './validate.js';
+
+/**
+ * Bytes buffered toward the disk per download: bounded, so memory does not grow with the file
+ * (at most jobs × 8 MiB when the disk is slower than the network). Measured on tmpfs with a
+ * 1 GiB body: 1 MiB took 1.0-1.1 s, 8 MiB 0.85 s (curl: 0.85-0.95 s); fewer, larger writes.
+ */
+const WRITE_BUFFER = 8 * 1024 * 1024;
 
 export interface DownloadOptions {
   key: SymbolKey;
@@ -25,16 +31,15 @@ export interface DownloadOptions {
 export async function saveResponse(res: HttpResponse, dir: string, fileName: string, options: DownloadOptions): Promise<string> {
   const where = redactUrl(res.url);
   return writeAtomically(dir, fileName, async (temp) => {
-    let received = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        received += chunk.length;
-        options.onBytes?.(chunk.length);
-        done(null, chunk);
-      },
-    });
+    const file = createWriteStream(temp, { highWaterMark: WRITE_BUFFER });
+    // Progress is counted off the body's own 'data' events (no extra stream stage per chunk).
+    if (options.onBytes) {
+      const onBytes = options.onBytes;
+      res.body.on('data', (chunk: Buffer) => onBytes(chunk.length));
+    }
     try {
-      await pipeline(res.body, counter, createWriteStream(temp), options.signal ? { signal: options.signal } : {});
+      // A large write buffer lets the file stream gather socket chunks into few big writes (writev).
+      await pipeline(res.body, file, options.signal ? { signal: options.signal } : {});
     } catch (err) {
       if (err instanceof SymsrvError) throw err;
       // A write error is ours (disk full, permissions); anything else came from the connection.
@@ -43,6 +48,7 @@ export async function saveResponse(res: HttpResponse, dir: string, fileName: str
       }
       throw toTransportError(err, res.url, options.signal);
     }
+    const received = file.bytesWritten;
     if (res.contentLength !== undefined && received !== res.contentLength) {
       throw new SymsrvError(
         'E_NETWORK',

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SymsrvError } from '../errors.js';
 import type { SymbolKey } from '../keys/key.js';
@@ -32,15 +32,17 @@ export class LocalStore implements WritableStore {
     const folder = await this.folderFor(key);
     const file = join(folder, key.name);
     const probe = (target: string, result: string): void => ctx.onProbe?.({ store: this.location, target, result });
+    // One listing answers all three probes (a miss in a cache is the common case: one call, not three).
+    const names = await listFolder(folder);
 
-    if (await isFile(file)) {
+    if (names.has(key.name) && (await isFile(file))) {
       probe(file, 'found');
       return { status: 'found', path: file, downloaded: false };
     }
     probe(file, 'missing');
 
     const packed = join(folder, compressedName(key.name));
-    if (await isFile(packed)) {
+    if (names.has(compressedName(key.name)) && (await isFile(packed))) {
       probe(packed, 'found');
       throw new SymsrvError(
         'E_COMPRESSED_UNSUPPORTED',
@@ -50,7 +52,7 @@ export class LocalStore implements WritableStore {
     }
 
     const ptrPath = join(folder, POINTER_FILE);
-    const ptr = await readSmall(ptrPath);
+    const ptr = names.has(POINTER_FILE) ? await readSmall(ptrPath) : undefined;
     if (ptr === undefined) return { status: 'missing' };
     probe(ptrPath, 'found');
     const pointer = parsePointer(ptr);
@@ -72,6 +74,17 @@ export class LocalStore implements WritableStore {
     await checkContent(pointer.target, key);
     probe(pointer.target, 'found');
     return { status: 'found', path: pointer.target, downloaded: false };
+  }
+}
+
+/** The names in a folder; empty when it does not exist. */
+async function listFolder(folder: string): Promise<Set<string>> {
+  try {
+    return new Set(await readdir(folder));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return new Set();
+    throw ioError(`cannot read ${folder}`, err, folder);
   }
 }
 

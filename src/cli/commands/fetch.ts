@@ -61,7 +61,9 @@ export async function run(targets: string[], opts: FetchOptions): Promise<void> 
     ...(opts.verbose ? { onProbe: (e) => warn(`probe ${e.target} -> ${e.result}`) } : {}),
   });
 
-  const progress = startProgress(unique.length, Boolean(process.stderr.isTTY) && !opts.verbose);
+  const showProgress = Boolean(process.stderr.isTTY) && !opts.verbose;
+  const progress = startProgress(unique.length, showProgress);
+  const onBytes = showProgress ? (n: number): void => progress.bytes(n) : undefined;
   const rows: Row[] = new Array(unique.length);
   const outNames = new Map<string, string>();
   const stop = new AbortController();
@@ -69,7 +71,7 @@ export async function run(targets: string[], opts: FetchOptions): Promise<void> 
   process.once('SIGINT', onSignal);
   try {
     await pool(unique, opts.jobs, async (key, i) => {
-      const r = await client.find(key, { signal: stop.signal, onBytes: (n) => progress.bytes(n) });
+      const r = await client.find(key, { signal: stop.signal, ...(onBytes ? { onBytes } : {}) });
       rows[i] = await toRow(r, opts.out, outNames);
       progress.fileDone();
     });
