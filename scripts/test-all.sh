@@ -27,6 +27,9 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=900 update -qq
   apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
+# The authenticating-proxy rig: squid, Samba winbind, MIT Kerberos, libkrb5-dev (for the optional
+# npm `kerberos` package, so it must come before npm ci).
+bash test/rig/install.sh
 # Debian ships unversioned llvm tool links only with the `llvm` package; use the -14 ones if needed.
 if ! command -v llvm-readobj >/dev/null 2>&1 && [ -x /usr/lib/llvm-14/bin/llvm-readobj ]; then
   export PATH="/usr/lib/llvm-14/bin:$PATH"

@@ -34,6 +34,12 @@ export const ErrorCodes = {
   E_COMPRESSED_UNSUPPORTED: 'E_COMPRESSED_UNSUPPORTED',
   /** A `file.ptr` names a target that cannot be used. */
   E_BAD_POINTER: 'E_BAD_POINTER',
+  /** The proxy could not be used: unreachable, refused the tunnel (403), or did not speak HTTP. */
+  E_PROXY: 'E_PROXY',
+  /** The proxy demands authentication and no credentials were given (the message says how to give them). */
+  E_PROXY_AUTH_REQUIRED: 'E_PROXY_AUTH_REQUIRED',
+  /** The proxy refused the credentials given, or no offered scheme could be used. */
+  E_PROXY_AUTH: 'E_PROXY_AUTH',
   /** Reading or writing a local file or folder failed. */
   E_IO: 'E_IO',
   /** The operation was aborted by the caller. */

@@ -26,7 +26,10 @@ function program(): Command {
     .description('explain a symbol path element by element (default: _NT_SYMBOL_PATH, else the .symfix path)')
     .argument('[sympath]', 'a symbol path, e.g. "srv*C:\\sym*https://msdl.microsoft.com/download/symbols"')
     .option('--json', 'print JSON')
-    .action(async (sympath: string | undefined, opts: { json?: boolean }) => (await import('./commands/path.js')).run(sympath, opts));
+    .option('--proxy <host:port>', 'explain with this HTTP proxy')
+    .option('--no-proxy', 'explain with no proxy')
+    .option('--pac <url|file>', 'explain with this PAC file')
+    .action(async (sympath: string | undefined, opts) => (await import('./commands/path.js')).run(sympath, opts));
 
   p.command('fetch')
     .description('download the symbols of binaries, PDBs, folders or keys')
@@ -43,6 +46,11 @@ function program(): Command {
     .addOption(new Option('--connect-timeout <s>', 'connect timeout in seconds').argParser(positiveNumber('--connect-timeout')))
     .addOption(new Option('--timeout <s>', 'idle timeout while waiting for data, in seconds').argParser(positiveNumber('--timeout')))
     .addOption(new Option('--retries <n>', 'retries on network errors and 5xx').argParser(nonNegativeInt('--retries')))
+    .option('--proxy <host:port>', 'use this HTTP proxy (like SSRVOPT_PROXY; default: _NT_SYMBOL_PROXY, then the system settings)')
+    .option('--no-proxy', 'connect directly, whatever the environment says')
+    .option('--pac <url|file>', 'choose proxies with this PAC file')
+    .option('--proxy-user <user>', 'proxy user (DOMAIN\\user or user@REALM); the password comes from SYMSRV_PROXY_PASSWORD')
+    .option('--proxy-auth <list>', 'proxy authentication schemes to use, in order (negotiate,ntlm,digest,basic)')
     .action(async (targets: string[], opts) => (await import('./commands/fetch.js')).run(targets, opts));
 
   return p;

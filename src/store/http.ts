@@ -2,7 +2,8 @@ import { SymsrvError } from '../errors.js';
 import type { SymbolKey } from '../keys/key.js';
 import { redactUrl, statusError } from '../transport/errors.js';
 import { withRetry } from '../transport/retry.js';
-import type { HttpResponse, Transport } from '../transport/transport.js';
+import { describeProxy, type HttpResponse, type Transport } from '../transport/transport.js';
+import type { ProxyChoice } from '../transport/proxy/select.js';
 import { saveResponse } from './download.js';
 import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder, storeUrl } from './layout.js';
 import { isUrl, parsePointer, POINTER_LIMIT } from './pointer.js';
@@ -91,13 +92,19 @@ export class HttpStore implements Store {
 
   private async openOnce(url: string, ctx: LookupContext): Promise<HttpResponse | undefined> {
     let res: HttpResponse;
+    let via: string | undefined;
+    const onProxy = ctx.onProbe
+      ? (c: ProxyChoice): void => {
+          via = c.url ? `proxy ${describeProxy(c.url)} (${c.source})` : 'direct';
+        }
+      : undefined;
     try {
-      res = await this.transport.get(url, ctx.signal ? { signal: ctx.signal } : {});
+      res = await this.transport.get(url, { ...(ctx.signal ? { signal: ctx.signal } : {}), ...(onProxy ? { onProxy } : {}) });
     } catch (err) {
-      ctx.onProbe?.({ store: this.location, target: redactUrl(url), result: (err as SymsrvError).code ?? 'error' });
+      ctx.onProbe?.({ store: this.location, target: redactUrl(url), result: (err as SymsrvError).code ?? 'error', ...(via ? { via } : {}) });
       throw err;
     }
-    ctx.onProbe?.({ store: this.location, target: redactUrl(url), result: String(res.status) });
+    ctx.onProbe?.({ store: this.location, target: redactUrl(url), result: String(res.status), ...(via ? { via } : {}) });
     if (res.status === 404 || res.status === 410) {
       await res.discard();
       return undefined;

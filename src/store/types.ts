@@ -7,6 +7,8 @@ export interface ProbeEvent {
   target: string;
   /** found, missing, an HTTP status, or an error code. */
   result: string;
+  /** For HTTP probes: `direct`, or the proxy (without credentials) and why it was chosen. */
+  via?: string;
 }
 
 export interface LookupContext {

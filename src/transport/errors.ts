@@ -25,6 +25,8 @@ const TLS_CODES = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CE
 /** Turns whatever the http module or the socket threw into a SymsrvError naming the URL. */
 export function toTransportError(err: unknown, url: string, signal?: AbortSignal): SymsrvError {
   if (err instanceof SymsrvError) return err;
+  // Our own timers abort with the SymsrvError that says which timeout fired.
+  if (signal?.aborted && signal.reason instanceof SymsrvError) return signal.reason;
   const where = redactUrl(url);
   const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e?.code ?? e?.cause?.code ?? '';

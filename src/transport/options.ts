@@ -1,3 +1,21 @@
+import type { SchemeName } from './auth/types.js';
+
+/** Which proxy, and how to authenticate to it (the proxy issue; docs/proxy-selection.md). */
+export interface ProxyOptions {
+  /** `host:port` or `http://host:port` (SSRVOPT_PROXY); null or absent: the default; 'direct': none. */
+  proxy?: string | null | 'direct';
+  /** A PAC file: URL or path. */
+  pac?: string;
+  /** Schemes allowed, preferred in this order (`--proxy-auth`); default Negotiate, NTLM, Digest, Basic. */
+  proxyAuth?: readonly SchemeName[];
+  /** Proxy credentials (API option). */
+  proxyCredentials?: { user: string; password: string };
+  /** `--proxy-user`: the password comes from SYMSRV_PROXY_PASSWORD. */
+  proxyUser?: string;
+  /** The environment to read proxy variables from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
 /**
  * Transport settings. Defaults are generous on purpose: users of other symbol tools keep hitting
  * timeouts that were sized for small files, while a PDB can be several GB behind a slow proxy.
@@ -26,9 +44,11 @@ export interface TransportOptions {
   ca?: string[];
   /** Overrides the User-Agent header (default `symsrv/<version>`). */
   userAgent?: string;
+  /** Proxy choice and proxy authentication. */
+  proxies?: ProxyOptions;
 }
 
-export type ResolvedTransportOptions = Required<Omit<TransportOptions, 'ca'>> & { ca: string[] | undefined };
+export type ResolvedTransportOptions = Required<Omit<TransportOptions, 'ca' | 'proxies'>> & { ca: string[] | undefined; proxies: ProxyOptions };
 
 export const TRANSPORT_DEFAULTS = {
   connectTimeout: 30_000,
@@ -54,6 +74,7 @@ export function resolveTransportOptions(o: TransportOptions = {}): ResolvedTrans
   if (r.connectionsPerOrigin < 1) throw new RangeError('transport option connectionsPerOrigin must be >= 1');
   r.ca = o.ca;
   r.userAgent = o.userAgent ?? '';
+  r.proxies = o.proxies ?? {};
   return r;
 }
 

@@ -9,6 +9,11 @@ import { USER_AGENT } from '../version.js';
 import { redactUrl, statusError, toTransportError } from './errors.js';
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
 import { withRetry } from './retry.js';
+import { resolveCredentials } from './proxy/credentials.js';
+import { ForwardPool } from './proxy/forward.js';
+import { ProxyAuth } from './proxy/proxy-auth.js';
+import { describeProxy, ProxySelector, type ProxyChoice } from './proxy/select.js';
+import { TunnelAgent } from './proxy/tunnel-agent.js';
 
 export interface HttpResponse {
   /** The URL that answered, after redirects. */
@@ -24,6 +29,8 @@ export interface HttpResponse {
 
 export interface GetOptions {
   signal?: AbortSignal;
+  /** Told which proxy (or none) each request goes through, and why: for `--verbose` and `!sym noisy`. */
+  onProxy?: (choice: ProxyChoice, url: string) => void;
   /** Extra request headers (never credentials: those belong to the proxy layer). */
   headers?: Record<string, string>;
 }
@@ -47,6 +54,9 @@ export class Transport {
   readonly options: ResolvedTransportOptions;
   private readonly httpAgent: HttpAgent;
   private readonly httpsAgent: HttpsAgent;
+  private readonly selector: ProxySelector;
+  /** One route per proxy: its authentication state, its tunnels, its plain-HTTP lanes. */
+  private readonly routes = new Map<string, { auth: ProxyAuth; tunnels: TunnelAgent; forward: ForwardPool }>();
 
   constructor(options: TransportOptions = {}) {
     this.options = resolveTransportOptions(options);
@@ -54,6 +64,44 @@ export class Transport {
     const pool = { keepAlive: true, maxSockets: o.connectionsPerOrigin, timeout: o.keepAliveTimeout, scheduling: 'lifo' as const };
     this.httpAgent = new HttpAgent(pool);
     this.httpsAgent = new HttpsAgent({ ...pool, ...trustOptions(o.ca) });
+    const p = o.proxies;
+    this.selector = new ProxySelector({
+      ...(p.proxy !== undefined ? { proxy: p.proxy } : {}),
+      ...(p.pac !== undefined ? { pac: p.pac } : {}),
+      ...(p.env !== undefined ? { env: p.env } : {}),
+      // A PAC file on a web server is fetched directly (never through the proxy it chooses).
+      fetchText: async (url: string) => (await new Transport({ ...options, proxies: { proxy: 'direct' } }).getTextAndClose(url)) ?? '',
+    });
+  }
+
+  /** Which proxies a URL would go through, best first, with the reason: for `symsrv path` and `--verbose`. */
+  chooseProxy(url: string): Promise<ProxyChoice[]> {
+    return this.selector.choose(new URL(url));
+  }
+
+  private route(proxy: URL): { auth: ProxyAuth; tunnels: TunnelAgent; forward: ForwardPool } {
+    const key = proxy.href;
+    let r = this.routes.get(key);
+    if (!r) {
+      const o = this.options;
+      const p = o.proxies;
+      const auth = new ProxyAuth(proxy, {
+        ...(p.proxyAuth ? { allowed: p.proxyAuth } : {}),
+        credentials: resolveCredentials(proxy, {
+          ...(p.proxyCredentials ? { credentials: p.proxyCredentials } : {}),
+          ...(p.proxyUser ? { user: p.proxyUser } : {}),
+          ...(p.env ? { env: p.env } : {}),
+        }),
+      });
+      const pool = { keepAlive: true, maxSockets: o.connectionsPerOrigin, timeout: o.keepAliveTimeout, scheduling: 'lifo' as const };
+      r = {
+        auth,
+        tunnels: new TunnelAgent(proxy, auth, o.connectTimeout, { ...pool, ...trustOptions(o.ca) }),
+        forward: new ForwardPool(proxy, auth, { lanes: o.connectionsPerOrigin, keepAliveTimeout: o.keepAliveTimeout }),
+      };
+      this.routes.set(key, r);
+    }
+    return r;
   }
 
   /**
@@ -65,7 +113,7 @@ export class Transport {
     const headers = { 'user-agent': this.options.userAgent || USER_AGENT, ...options.headers };
     let current = url;
     for (let hop = 0; ; hop++) {
-      const res = await this.send(current, headers, signal);
+      const res = await this.send(current, headers, signal, options.onProxy);
       const location = res.headers.location;
       if (!REDIRECTS.has(res.statusCode ?? 0) || typeof location !== 'string') return this.wrap(res, current);
       res.resume();
@@ -89,49 +137,84 @@ export class Transport {
     }
   }
 
-  private send(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+  /**
+   * One request, through the proxy the selector picks (trying a PAC file's next candidate when
+   * a proxy cannot be reached), or directly.
+   */
+  private async send(
+    url: string,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    onProxy?: (choice: ProxyChoice, url: string) => void,
+  ): Promise<IncomingMessage> {
+    let u: URL;
+    try {
+      u = new URL(url);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`unsupported protocol ${u.protocol}`);
+    } catch (err) {
+      throw new SymsrvError('E_USAGE', `bad URL ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
+    }
+    const choices = await this.selector.choose(u);
+    for (let i = 0; ; i++) {
+      const choice = choices[i]!;
+      onProxy?.(choice, url);
+      try {
+        return await this.sendVia(choice.url, u, url, headers, signal);
+      } catch (err) {
+        const unreachable = err instanceof SymsrvError && err.code === 'E_PROXY' && /cannot reach/.test(err.message);
+        if (!unreachable || i + 1 >= choices.length) throw err;
+      }
+    }
+  }
+
+  private sendVia(proxy: URL | null, u: URL, url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {
     const o = this.options;
+    const https = u.protocol === 'https:';
+    // Our timers abort through this controller with the SymsrvError that names the timeout.
+    const timers = new AbortController();
+    const both = signal ? AbortSignal.any([signal, timers.signal]) : timers.signal;
+    const timeout = (what: string, ms: number): SymsrvError =>
+      new SymsrvError('E_TIMEOUT', `GET ${redactUrl(url)}: timed out ${what} (${ms / 1000} s)`, { subject: redactUrl(url) });
+    const headersTimer = setTimeout(() => timers.abort(timeout('waiting for the response headers', o.headersTimeout)), o.headersTimeout);
+    const done = (res: IncomingMessage): IncomingMessage => {
+      clearTimeout(headersTimer);
+      return res;
+    };
+    const failed = (err: unknown): never => {
+      clearTimeout(headersTimer);
+      throw toTransportError(err, url, both);
+    };
+
+    if (proxy && !https) {
+      // Plain HTTP through the proxy: absolute-URI requests on authenticated lanes.
+      return this.route(proxy).forward.request(u, headers, both).then(done, failed);
+    }
+    const agent = proxy ? this.route(proxy).tunnels : https ? this.httpsAgent : this.httpAgent;
     return new Promise<IncomingMessage>((resolve, reject) => {
       let req: ClientRequest;
-      let u: URL;
       try {
-        u = new URL(url);
-        if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`unsupported protocol ${u.protocol}`);
+        req = (https ? httpsRequest : httpRequest)(u, { agent, headers, signal: both, method: 'GET' });
       } catch (err) {
-        reject(new SymsrvError('E_USAGE', `bad URL ${redactUrl(url)}: ${(err as Error).message}`, { cause: err }));
+        reject(err);
         return;
       }
-      const https = u.protocol === 'https:';
-      const fail = (err: unknown): void => {
-        clearTimeout(headersTimer);
-        reject(toTransportError(err, url, signal));
-      };
-      const timeout = (what: string, ms: number): SymsrvError =>
-        new SymsrvError('E_TIMEOUT', `GET ${redactUrl(url)}: timed out ${what} (${ms / 1000} s)`, { subject: redactUrl(url) });
-      try {
-        req = (https ? httpsRequest : httpRequest)(u, { agent: https ? this.httpsAgent : this.httpAgent, headers, signal, method: 'GET' });
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      const headersTimer = setTimeout(() => req.destroy(timeout('waiting for the response headers', o.headersTimeout)), o.headersTimeout);
       req.once('socket', (socket: Socket) => {
-        // A reused keep-alive socket is already connected; only a new one gets the connect timer.
-        if (!socket.connecting) return;
-        const timer = setTimeout(() => req.destroy(timeout('connecting', o.connectTimeout)), o.connectTimeout);
+        // A reused keep-alive socket is already connected; only a new direct one gets the
+        // connect timer (a tunnel has its own, in tunnel.ts).
+        if (proxy || !socket.connecting) return;
+        const timer = setTimeout(() => timers.abort(timeout('connecting', o.connectTimeout)), o.connectTimeout);
         socket.once(https ? 'secureConnect' : 'connect', () => clearTimeout(timer));
         socket.once('close', () => clearTimeout(timer));
       });
-      req.once('error', fail);
+      req.once('error', reject);
       req.once('response', (res) => {
-        clearTimeout(headersTimer);
-        req.off('error', fail);
+        req.off('error', reject);
         // Errors after this point surface on the body stream (res), where the reader sees them.
-        req.on('error', (err) => res.destroy(toTransportError(err, url, signal)));
+        req.on('error', (err) => res.destroy(toTransportError(err, url, both)));
         resolve(res);
       });
       req.end();
-    });
+    }).then(done, failed);
   }
 
   private wrap(res: IncomingMessage, url: string): HttpResponse {
@@ -215,9 +298,24 @@ export class Transport {
     );
   }
 
+  /** getText on a throw-away transport, closed afterwards (PAC downloads). */
+  async getTextAndClose(url: string): Promise<string | undefined> {
+    try {
+      return await this.getText(url, 1024 * 1024);
+    } finally {
+      await this.close();
+    }
+  }
+
   async close(): Promise<void> {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+    for (const r of this.routes.values()) {
+      r.tunnels.destroy();
+      r.forward.close();
+    }
+    this.routes.clear();
+    await (this.selector as { close?: () => Promise<void> | void }).close?.();
   }
 }
 
@@ -242,4 +340,4 @@ function combineSignals(signal: AbortSignal | undefined, totalTimeout: number): 
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
-export { redactUrl };
+export { redactUrl, describeProxy };

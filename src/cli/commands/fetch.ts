@@ -4,7 +4,8 @@ import { SymbolClient, type FindResult } from '../../client.js';
 import { SymsrvError } from '../../errors.js';
 import { parseKey, type SymbolKey } from '../../keys/key.js';
 import { copyAtomically } from '../../store/atomic.js';
-import type { TransportOptions } from '../../transport/options.js';
+import type { ProxyOptions, TransportOptions } from '../../transport/options.js';
+import type { SchemeName } from '../../transport/auth/types.js';
 import { EXIT_INCOMPLETE, EXIT_USAGE, ExitError } from '../exit.js';
 import { describeError, out, printJson, warn } from '../output.js';
 import { startProgress } from '../progress.js';
@@ -23,6 +24,10 @@ export interface FetchOptions {
   connectTimeout?: number;
   timeout?: number;
   retries?: number;
+  proxy?: string | false;
+  pac?: string;
+  proxyUser?: string;
+  proxyAuth?: string;
 }
 
 interface Row {
@@ -53,12 +58,13 @@ export async function run(targets: string[], opts: FetchOptions): Promise<void> 
   if (opts.timeout !== undefined) transport.bodyTimeout = transport.headersTimeout = opts.timeout * 1000;
   if (opts.retries !== undefined) transport.retries = opts.retries;
   transport.connectionsPerOrigin = Math.max(opts.jobs, 1);
+  transport.proxies = proxyOptions(opts);
 
   const client = new SymbolClient({
     ...(opts.sympath !== undefined ? { symbolPath: opts.sympath } : {}),
     transport,
     onMessage: (text) => warn(text),
-    ...(opts.verbose ? { onProbe: (e) => warn(`probe ${e.target} -> ${e.result}`) } : {}),
+    ...(opts.verbose ? { onProbe: (e) => warn(`probe ${e.target} -> ${e.result}${e.via ? ` via ${e.via}` : ''}`) } : {}),
   });
 
   const showProgress = Boolean(process.stderr.isTTY) && !opts.verbose;
@@ -112,6 +118,30 @@ async function toRow(r: FindResult, outDir: string | undefined, outNames: Map<st
     }
   }
   return { key: r.key, status: 'found', path, store: r.store };
+}
+
+/** The proxy options of `fetch` (and later `shell`): --proxy, --no-proxy, --pac, --proxy-user, --proxy-auth. */
+export function proxyOptions(opts: { proxy?: string | false; pac?: string; proxyUser?: string; proxyAuth?: string }): ProxyOptions {
+  const p: ProxyOptions = {};
+  if (opts.proxy === false) p.proxy = 'direct';
+  else if (typeof opts.proxy === 'string') p.proxy = opts.proxy;
+  if (opts.pac) p.pac = opts.pac;
+  if (opts.proxyUser) p.proxyUser = opts.proxyUser;
+  if (opts.proxyAuth) p.proxyAuth = parseSchemeList(opts.proxyAuth);
+  return p;
+}
+
+const SCHEMES: readonly SchemeName[] = ['negotiate', 'ntlm', 'digest', 'basic'];
+
+function parseSchemeList(text: string): SchemeName[] {
+  const list = text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const s of list) {
+    if (!(SCHEMES as readonly string[]).includes(s)) {
+      throw new SymsrvError('E_USAGE', `--proxy-auth takes a comma-separated list of ${SCHEMES.join(', ')}, not "${s}"`);
+    }
+  }
+  if (list.length === 0) throw new SymsrvError('E_USAGE', '--proxy-auth needs at least one scheme');
+  return list as SchemeName[];
 }
 
 async function readCa(file: string): Promise<string> {

@@ -1,0 +1,411 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, get, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { isSymsrvError } from '../../errors.js';
+import { loadPacScript, PacScript, pacRequestUrl, parsePacResult, readPacText, redactUrlText, type PacEntry } from './pac.js';
+
+/**
+ * A corporate PAC file of the usual shape. `isInNet` resolves its first argument through DNS, so
+ * it is only given IP literals here (the regular expression guard): these tests use no network.
+ */
+const CORP_PAC = `
+function FindProxyForURL(url, host) {
+  if (isPlainHostName(host) || dnsDomainIs(host, ".corp.example") || localHostOrDomainIs(host, "corp.example")) {
+    return "DIRECT";
+  }
+  if (/^\\d+\\.\\d+\\.\\d+\\.\\d+$/.test(host) && isInNet(host, "10.0.0.0", "255.0.0.0")) {
+    return "DIRECT";
+  }
+  if (shExpMatch(host, "*.microsoft.com") && shExpMatch(url, "https:*")) {
+    return "PROXY a.corp.example:1; PROXY b.corp.example:2; DIRECT";
+  }
+  if (shExpMatch(url, "http:*")) {
+    return "PROXY web.corp.example:3128";
+  }
+  return "PROXY a.corp.example:1";
+}
+`;
+
+const MSDL = new URL('https://msdl.microsoft.com/download/symbols/ntdll.pdb/1EB3F8A2D4C1E3B1C0A2F3E4D5C6B7A81/ntdll.pdb');
+
+async function rejectsWith(promise: Promise<unknown>, code: string, message: RegExp): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(isSymsrvError(err), `expected a SymsrvError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
+/** Records unhandled rejections while `fn` runs: a PAC script must never cause one. */
+async function noUnhandledRejection(fn: () => Promise<void>): Promise<void> {
+  const seen: unknown[] = [];
+  const listener = (reason: unknown): void => {
+    seen.push(reason);
+  };
+  process.on('unhandledRejection', listener);
+  try {
+    await fn();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  } finally {
+    process.off('unhandledRejection', listener);
+  }
+  assert.deepEqual(seen, []);
+}
+
+describe('parsePacResult (MDN PAC return value format)', () => {
+  const cases: [answer: string, entries: PacEntry[]][] = [
+    [
+      'PROXY a:1; PROXY b:2; DIRECT',
+      [
+        { kind: 'proxy', server: 'a:1', text: 'PROXY a:1' },
+        { kind: 'proxy', server: 'b:2', text: 'PROXY b:2' },
+        { kind: 'direct' },
+      ],
+    ],
+    ['DIRECT', [{ kind: 'direct' }]],
+    ['', [{ kind: 'direct' }]],
+    ['  ;  ', [{ kind: 'direct' }]],
+    [' proxy  a:1 ;; direct ', [{ kind: 'proxy', server: 'a:1', text: 'proxy  a:1' }, { kind: 'direct' }]],
+    ['HTTP web:3128', [{ kind: 'proxy', server: 'web:3128', text: 'HTTP web:3128' }]],
+    ['PROXY web', [{ kind: 'proxy', server: 'web', text: 'PROXY web' }]],
+    ['PROXY [::1]:3128', [{ kind: 'proxy', server: '[::1]:3128', text: 'PROXY [::1]:3128' }]],
+    ['HTTPS tls:443', [{ kind: 'skipped', text: 'HTTPS tls:443', reason: 'HTTPS proxies (TLS to the proxy) are not supported yet' }]],
+    [
+      'SOCKS s:1080; SOCKS5 s:1081; SOCKS4 s:1082',
+      [
+        { kind: 'skipped', text: 'SOCKS s:1080', reason: 'SOCKS proxies are not supported' },
+        { kind: 'skipped', text: 'SOCKS5 s:1081', reason: 'SOCKS proxies are not supported' },
+        { kind: 'skipped', text: 'SOCKS4 s:1082', reason: 'SOCKS proxies are not supported' },
+      ],
+    ],
+    ['PROXY', [{ kind: 'skipped', text: 'PROXY', reason: 'not a PAC proxy entry' }]],
+    ['PROXY a:1 b:2', [{ kind: 'skipped', text: 'PROXY a:1 b:2', reason: 'not a PAC proxy entry' }]],
+    ['QUIC q:443', [{ kind: 'skipped', text: 'QUIC q:443', reason: 'not a PAC proxy entry' }]],
+    ['DIRECT now', [{ kind: 'skipped', text: 'DIRECT now', reason: 'not a PAC proxy entry' }]],
+    ['PROXY user:pw@a:1', [{ kind: 'skipped', text: 'PROXY user:pw@a:1', reason: 'not a host:port' }]],
+  ];
+  for (const [answer, entries] of cases) {
+    test(JSON.stringify(answer), () => assert.deepEqual(parsePacResult(answer), entries));
+  }
+});
+
+describe('pacRequestUrl: what the script is shown', () => {
+  const cases: [string, string][] = [
+    [MSDL.href, 'https://msdl.microsoft.com/'],
+    ['https://user:secret@symbols.corp.example/sym/a.pdb/X/a.pdb?token=abc#frag', 'https://symbols.corp.example/'],
+    ['http://symbols.corp.example:8080/a', 'http://symbols.corp.example:8080/'],
+    ['http://symbols.corp.example:80/a', 'http://symbols.corp.example/'],
+    ['http://[::1]:8080/x', 'http://[::1]:8080/'],
+  ];
+  for (const [target, shown] of cases) {
+    test(`${target} -> ${shown}`, () => assert.equal(pacRequestUrl(new URL(target)), shown));
+  }
+});
+
+describe('PacScript: a real PAC file', () => {
+  let script: PacScript;
+  before(async () => {
+    script = await PacScript.create(CORP_PAC, { name: 'corp.pac' });
+  });
+  after(() => script.dispose());
+
+  const cases: [target: string, answer: string][] = [
+    [MSDL.href, 'PROXY a.corp.example:1; PROXY b.corp.example:2; DIRECT'],
+    ['http://msdl.microsoft.com/download/symbols/', 'PROXY web.corp.example:3128'],
+    ['https://symbols.corp.example/symbols/', 'DIRECT'],
+    ['https://corp.example/symbols/', 'DIRECT'],
+    ['http://symbols/', 'DIRECT'],
+    ['http://10.1.2.3:8080/symbols/', 'DIRECT'],
+    ['http://192.168.1.1/symbols/', 'PROXY web.corp.example:3128'],
+    ['https://symbols.nuget.org/download/symbols/', 'PROXY a.corp.example:1'],
+  ];
+  for (const [target, answer] of cases) {
+    test(`${target} -> ${answer}`, async () => assert.equal(await script.findProxy(new URL(target)), answer));
+  }
+
+  test('calls made together all get their own answer', async () => {
+    const answers = await Promise.all(cases.map(([target]) => script.findProxy(new URL(target))));
+    assert.deepEqual(
+      answers,
+      cases.map(([, answer]) => answer),
+    );
+  });
+});
+
+describe('PacScript: what the script sees', () => {
+  test('scheme://host[:port]/ and the host name: no credentials, path, query', async () => {
+    const script = await PacScript.create('function FindProxyForURL(url, host) { return url + " " + host; }');
+    try {
+      assert.equal(
+        await script.findProxy(new URL('https://user:secret@msdl.microsoft.com/download/symbols/a.pdb/X/a.pdb?q=1')),
+        'https://msdl.microsoft.com/ msdl.microsoft.com',
+      );
+      assert.equal(await script.findProxy(new URL('http://[::1]:8080/x')), 'http://[::1]:8080/ ::1');
+    } finally {
+      script.dispose();
+    }
+  });
+
+  test('alert() goes to onAlert, never to stdout', async () => {
+    const alerts: string[] = [];
+    const script = await PacScript.create('function FindProxyForURL(url, host) { alert("checking " + host); return "DIRECT"; }', {
+      onAlert: (m) => alerts.push(m),
+    });
+    try {
+      assert.equal(await script.findProxy(MSDL), 'DIRECT');
+      assert.deepEqual(alerts, ['checking msdl.microsoft.com']);
+    } finally {
+      script.dispose();
+    }
+  });
+
+  test('myIpAddress() and dnsResolve() of an IP literal answer without the network', async () => {
+    const script = await PacScript.create('function FindProxyForURL(url, host) { return myIpAddress() + " " + dnsResolve("10.9.8.7"); }');
+    try {
+      const [ip, resolved] = (await script.findProxy(MSDL)).split(' ');
+      assert.match(ip ?? '', /^\d+\.\d+\.\d+\.\d+$/);
+      assert.equal(resolved, '10.9.8.7');
+    } finally {
+      script.dispose();
+    }
+  });
+
+  test('extra sandbox functions, sync and async', async () => {
+    const script = await PacScript.create('function FindProxyForURL(url, host) { return "PROXY " + pick(host) + ":" + later(8080); }', {
+      sandbox: {
+        pick: (host: string) => (host.endsWith('.microsoft.com') ? 'ms' : 'other'),
+        later: async (port: number) => port + 1,
+      },
+    });
+    try {
+      assert.equal(await script.findProxy(MSDL), 'PROXY ms:8081');
+    } finally {
+      script.dispose();
+    }
+  });
+});
+
+describe('PacScript: bad scripts fail cleanly (E_PROXY naming the file), never hang', () => {
+  const limits = { name: 'bad.pac', timeoutMs: 3_000, cpuTimeoutMs: 200 };
+
+  test('a script that throws', async () => {
+    const script = await PacScript.create('function FindProxyForURL(url, host) { throw new TypeError("no proxy for " + host); }', limits);
+    await rejectsWith(script.findProxy(MSDL), 'E_PROXY', /^the PAC file bad\.pac failed for msdl\.microsoft\.com: TypeError: no proxy for msdl\.microsoft\.com$/);
+    script.dispose();
+  });
+
+  test('an error of its own that says "interrupted" is not taken for a timeout', async () => {
+    const script = await PacScript.create('function FindProxyForURL(url, host) { throw new Error("interrupted by policy"); }', limits);
+    await rejectsWith(script.findProxy(MSDL), 'E_PROXY', /failed for msdl\.microsoft\.com: interrupted by policy$/);
+    script.dispose();
+  });
+
+  test('a script that loops is interrupted, and the VM still answers other hosts', async () => {
+    const script = await PacScript.create('function FindProxyForURL(url, host) { if (host == "msdl.microsoft.com") { while (true) {} } return "DIRECT"; }', limits);
+    const started = performance.now();
+    await rejectsWith(script.findProxy(MSDL), 'E_PROXY', /ran for more than 200 ms without stopping and was interrupted/);
+    assert.ok(performance.now() - started < 2_000, 'stopped by the interrupt handler, not by the call timeout');
+    assert.equal(await script.findProxy(new URL('https://symbols.nuget.org/')), 'DIRECT');
+    script.dispose();
+  });
+
+  test('a script that loops at load time', async () => {
+    await rejectsWith(PacScript.create('while (true) {}\nfunction FindProxyForURL(url, host) { return "DIRECT"; }', limits), 'E_PROXY', /bad\.pac cannot be used: .*interrupted/);
+  });
+
+  test('a script that loops after a DNS call (resumed from a host callback): no unhandled rejection', async () => {
+    await noUnhandledRejection(async () => {
+      const script = await PacScript.create('function FindProxyForURL(url, host) { var ip = dnsResolve("127.0.0.1"); while (true) {} }', limits);
+      await rejectsWith(script.findProxy(MSDL), 'E_PROXY', /interrupted/);
+      script.dispose();
+    });
+  });
+
+  test('a script that loops on awaits is stopped too', async () => {
+    await noUnhandledRejection(async () => {
+      const script = await PacScript.create('function FindProxyForURL(url, host) { for (;;) { dnsResolve("127.0.0.1"); } }', limits);
+      await rejectsWith(script.findProxy(MSDL), 'E_PROXY', /interrupted|did not answer/);
+      script.dispose();
+    });
+  });
+
+  test('a script that eats memory hits the sandbox limit', async () => {
+    await noUnhandledRejection(async () => {
+      const script = await PacScript.create('function FindProxyForURL(url, host) { var a = []; while (true) a.push("xxxxxxxxxxxxxxxxxxxxxxxx" + a.length); }', {
+        name: 'bad.pac',
+        memoryLimit: 8 * 1024 * 1024,
+        cpuTimeoutMs: 10_000,
+        timeoutMs: 10_000,
+      });
+      await rejectsWith(script.findProxy(MSDL), 'E_PROXY', /ran out of memory \(sandbox limit\)/);
+      script.dispose();
+    });
+  });
+
+  test('endless recursion', async () => {
+    const script = await PacScript.create('function FindProxyForURL(url, host) { function f(n) { return f(n + 1) + 1; } return f(0); }', limits);
+    await rejectsWith(script.findProxy(MSDL), 'E_PROXY', /RangeError: Maximum call stack size exceeded/);
+    script.dispose();
+  });
+
+  for (const [body, shown] of [
+    ['return 42;', 'number 42'],
+    ['return;', 'undefined'],
+    ['return null;', 'null'],
+    ['return ["PROXY a:1"];', 'an object'],
+  ] as const) {
+    test(`an answer that is not a string: ${body}`, async () => {
+      const script = await PacScript.create(`function FindProxyForURL(url, host) { ${body} }`, limits);
+      await rejectsWith(script.findProxy(MSDL), 'E_PROXY', new RegExp(`answered ${shown} for msdl\\.microsoft\\.com, not a string`));
+      script.dispose();
+    });
+  }
+
+  test('a syntax error', async () => {
+    await rejectsWith(PacScript.create('function FindProxyForURL(url, host) { return "DIRECT" ', limits), 'E_PROXY', /^the PAC file bad\.pac cannot be used: /);
+  });
+
+  test('no FindProxyForURL', async () => {
+    await rejectsWith(PacScript.create('function findProxyForUrl(url, host) { return "DIRECT"; }', limits), 'E_PROXY', /bad\.pac cannot be used: .*FindProxyForURL/);
+  });
+
+  test('a call that waits too long is given up, the script frozen, and the next call runs on a fresh VM', async () => {
+    let sleeps = 0;
+    const sleep = async (ms: number): Promise<void> => {
+      sleeps++;
+      await new Promise((resolve) => setTimeout(resolve, ms).unref());
+    };
+    // Sleeps 150 ms per round, forever: never a long run of code, so only the call timeout stops it.
+    const script = await PacScript.create(
+      'function FindProxyForURL(url, host) { if (host == "slow.example") { for (;;) { sleep(150); } } return "DIRECT"; }',
+      { name: 'slow.pac', timeoutMs: 400, cpuTimeoutMs: 200, sandbox: { sleep } },
+    );
+    await rejectsWith(script.findProxy(new URL('https://slow.example/')), 'E_PROXY', /^the PAC file slow\.pac did not answer for slow\.example within 400 ms$/);
+    const atTimeout = sleeps;
+    assert.equal(await script.findProxy(MSDL), 'DIRECT');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.ok(sleeps <= atTimeout + 1, `the abandoned script stopped (sleep calls: ${atTimeout} at the timeout, ${sleeps} later)`);
+    script.dispose();
+  });
+
+  test('a disposed script refuses calls (a bug of the caller, not bad input)', async () => {
+    const script = await PacScript.create('function FindProxyForURL(url, host) { return "DIRECT"; }');
+    script.dispose();
+    await assert.rejects(script.findProxy(MSDL), (err: unknown) => err instanceof Error && !isSymsrvError(err));
+  });
+});
+
+describe('loading PAC files', () => {
+  let dir: string;
+  let server: Server;
+  let base: string;
+  let served = 0;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'symsrv-pac-'));
+    server = createServer((req, res) => {
+      if (req.url === '/proxy.pac') {
+        served++;
+        res.writeHead(200, { 'content-type': 'application/x-ns-proxy-autoconfig' });
+        res.end(CORP_PAC);
+      } else {
+        res.writeHead(404).end('not here');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a file on disk, by path and by file: URL, with a BOM', async () => {
+    const path = join(dir, 'corp.pac');
+    await writeFile(path, `\uFEFF${CORP_PAC}`);
+    for (const pac of [path, pathToFileURL(path).href]) {
+      const script = await loadPacScript(pac);
+      try {
+        assert.equal(script.name, pac);
+        assert.equal(await script.findProxy(MSDL), 'PROXY a.corp.example:1; PROXY b.corp.example:2; DIRECT');
+      } finally {
+        script.dispose();
+      }
+    }
+  });
+
+  test('a file that is not there: E_IO naming it', async () => {
+    const path = join(dir, 'missing.pac');
+    await rejectsWith(loadPacScript(path), 'E_IO', new RegExp(`cannot read the PAC file .*missing\\.pac: ENOENT`));
+  });
+
+  test('a URL served on 127.0.0.1, through the caller-provided fetchText', async () => {
+    const script = await loadPacScript(`${base}/proxy.pac`, { fetchText });
+    try {
+      assert.equal(await script.findProxy(new URL('https://symbols.corp.example/')), 'DIRECT');
+      assert.equal(await script.findProxy(MSDL), 'PROXY a.corp.example:1; PROXY b.corp.example:2; DIRECT');
+      assert.ok(served >= 1);
+    } finally {
+      script.dispose();
+    }
+  });
+
+  test('a download that fails: E_PROXY naming the URL', async () => {
+    await rejectsWith(loadPacScript(`${base}/nothing.pac`, { fetchText }), 'E_PROXY', /cannot download the PAC file http:\/\/127\.0\.0\.1:\d+\/nothing\.pac: HTTP 404/);
+  });
+
+  test('a URL without fetchText: E_USAGE', async () => {
+    await rejectsWith(readPacText('http://wpad.corp.example/wpad.dat'), 'E_USAGE', /no fetchText function was given/);
+  });
+
+  test('another scheme: E_USAGE', async () => {
+    await rejectsWith(readPacText('ftp://wpad.corp.example/wpad.dat'), 'E_USAGE', /must be an http:\/\/, https:\/\/ or file: URL, or a path/);
+  });
+
+  test('credentials in a PAC URL never reach a message', async () => {
+    await assert.rejects(loadPacScript(`http://alice:hunter2@127.0.0.1:${new URL(base).port}/nothing.pac`, { fetchText }), (err: unknown) => {
+      assert.ok(isSymsrvError(err, 'E_PROXY'));
+      assert.ok(!err.message.includes('hunter2') && !err.message.includes('alice'), err.message);
+      assert.match(err.message, /http:\/\/\*\*\*@127\.0\.0\.1/);
+      return true;
+    });
+  });
+});
+
+describe('redactUrlText', () => {
+  const cases: [string, string][] = [
+    ['http://alice:hunter2@proxy:3128', 'http://***@proxy:3128'],
+    ['http://alice:p@ss@proxy:3128/x', 'http://***@proxy:3128/x'],
+    ['alice:hunter2@proxy:3128', '***@proxy:3128'],
+    ['http://proxy:3128/a@b', 'http://proxy:3128/a@b'],
+    ['http://proxy:3128', 'http://proxy:3128'],
+    ['C:\\pac\\corp.pac', 'C:\\pac\\corp.pac'],
+  ];
+  for (const [text, shown] of cases) {
+    test(`${text} -> ${shown}`, () => assert.equal(redactUrlText(text), shown));
+  }
+});
+
+/** The caller's downloader in these tests: plain node:http, userinfo dropped, 200 only. */
+function fetchText(url: string): Promise<string> {
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return new Promise((resolve, reject) => {
+    get(u, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        if (res.statusCode === 200) resolve(Buffer.concat(chunks).toString('utf8'));
+        else reject(new Error(`HTTP ${res.statusCode ?? '?'}`));
+      });
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}

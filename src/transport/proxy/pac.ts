@@ -1,0 +1,460 @@
+import { createSocket } from 'node:dgram';
+import { readFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createPacResolver, sandbox as pacBuiltins } from 'pac-resolver';
+import { QuickJS } from 'quickjs-wasi';
+import { SymsrvError } from '../../errors.js';
+
+/**
+ * Proxy auto-config (PAC) files: loading one, running its `FindProxyForURL(url, host)` in a
+ * sandbox, and reading the answer (`"PROXY a:1; PROXY b:2; DIRECT"`).
+ *
+ * The script runs in QuickJS compiled to WebAssembly (quickjs-wasi), through pac-resolver, which
+ * supplies the PAC helper functions (`dnsDomainIs`, `shExpMatch`, `isInNet`, ...) and turns the
+ * calls of the DNS ones into awaits. A PAC file comes from the network (WPAD, AutoConfigURL), so it
+ * is untrusted code: it gets no Node API, a memory limit, a limit on uninterrupted run time (the
+ * QuickJS interrupt handler; a `while (true) {}` is stopped), and a limit on a whole call that waits
+ * for DNS (a host-side timer). A script that throws, loops, or answers something else than a
+ * string is a SymsrvError E_PROXY naming the file, never a hang.
+ */
+export interface PacScriptOptions {
+  /** Where the script came from, for messages (a URL or a file path; credentials are removed). */
+  name?: string;
+  /** Limit on one `FindProxyForURL` call, DNS lookups included, ms. Default 10 000. */
+  timeoutMs?: number;
+  /** Limit on an uninterrupted run of script code (a loop), ms. Default 2 000, at most timeoutMs. */
+  cpuTimeoutMs?: number;
+  /** QuickJS heap limit, bytes. Default 32 MiB. */
+  memoryLimit?: number;
+  /** Receives the script's `alert(...)` messages (for --verbose); they are dropped otherwise. */
+  onAlert?: (message: string) => void;
+  /**
+   * More functions the script may call, beside the standard PAC ones (for instance Microsoft's
+   * `dnsResolveEx`). An async function is awaited where the script calls it (pac-resolver).
+   */
+  sandbox?: Record<string, (...args: never[]) => unknown>;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_CPU_TIMEOUT_MS = 2_000;
+const DEFAULT_MEMORY_LIMIT = 32 * 1024 * 1024;
+/** PAC files of real networks are tens of KB; this only stops a runaway download. */
+const MAX_PAC_CHARS = 4 * 1024 * 1024;
+
+type Resolver = ReturnType<typeof createPacResolver>;
+type HostFunction = (...args: never[]) => unknown;
+
+/**
+ * The script's calls of async host functions (DNS). The VM must outlive those still running:
+ * their answers are written into it. Once its VM is abandoned the functions become inert: they
+ * return a promise that never settles, so whatever is left of the script stops at its next call
+ * instead of going on in the background.
+ */
+class HostCalls {
+  pending = 0;
+  inert = false;
+  onIdle: () => void = () => undefined;
+  track<F extends HostFunction>(fn: F): F {
+    return (async (...args: Parameters<F>) => {
+      if (this.inert) return new Promise<never>(() => undefined);
+      this.pending++;
+      try {
+        return await fn(...args);
+      } finally {
+        this.pending--;
+        if (this.pending === 0) this.onIdle();
+      }
+    }) as unknown as F;
+  }
+}
+
+/** One compiled copy of the script in its own VM. */
+interface Generation {
+  vm: QuickJS;
+  resolver: Resolver;
+  hostCalls: HostCalls;
+  /** The call in progress on this VM: its host, and how to fail it. */
+  current: { host: string; fail: (err: SymsrvError) => void } | undefined;
+  /** No call will run on it again; freed once no host call of it is still running. */
+  abandoned: boolean;
+  freed: boolean;
+}
+
+export class PacScript {
+  readonly name: string;
+  private readonly text: string;
+  private readonly options: PacScriptOptions;
+  private readonly timeoutMs: number;
+  private readonly cpuTimeoutMs: number;
+  /** The VM calls run on; replaced after a call fails. */
+  private generation: Generation | undefined;
+  /** Calls run one at a time, so that a timeout or a script error belongs to one call. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+
+  private constructor(text: string, options: PacScriptOptions) {
+    this.name = options.name ?? 'proxy.pac';
+    this.text = text;
+    this.options = options;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.cpuTimeoutMs = Math.min(options.cpuTimeoutMs ?? DEFAULT_CPU_TIMEOUT_MS, this.timeoutMs);
+  }
+
+  /** Compiles `text` (the PAC file's content). E_PROXY if it has no `FindProxyForURL` or does not compile. */
+  static async create(text: string, options: PacScriptOptions = {}): Promise<PacScript> {
+    const script = new PacScript(text, options);
+    if (text.length > MAX_PAC_CHARS) {
+      throw new SymsrvError('E_PROXY', `the PAC file ${script.name} is larger than ${MAX_PAC_CHARS} characters`, { subject: script.name });
+    }
+    script.generation = await script.compile();
+    return script;
+  }
+
+  /**
+   * Runs `FindProxyForURL` for `target` and returns its answer, unparsed. The script sees
+   * `scheme://host[:port]/`: no credentials, path or query (as Chrome does for https URLs, so that a
+   * PAC file from the network learns which servers are used, not which files are fetched).
+   */
+  findProxy(target: URL): Promise<string> {
+    if (this.disposed) return Promise.reject(new Error(`PacScript ${this.name} used after dispose()`));
+    const run = this.queue.then(() => this.run(target));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Frees the sandbox, as soon as no DNS lookup of the script is still running. */
+  dispose(): void {
+    this.disposed = true;
+    if (this.generation) this.abandon(this.generation);
+  }
+
+  private async compile(): Promise<Generation> {
+    const name = this.name;
+    const cpuTimeoutMs = this.cpuTimeoutMs;
+    // The interrupt handler is called every few thousand QuickJS instructions while script code
+    // runs, and never while the VM waits. A gap between two calls therefore starts a new run, and a
+    // run longer than cpuTimeoutMs is interrupted ("InternalError: interrupted"). This also covers
+    // code that runs later, in a promise job, outside any call of ours.
+    let lastTick = Number.NEGATIVE_INFINITY;
+    let runStart = 0;
+    const interruptHandler = (): boolean => {
+      const now = performance.now();
+      if (now - lastTick > 20) runStart = now;
+      lastTick = now;
+      return now - runStart > cpuTimeoutMs;
+    };
+
+    let vm: QuickJS;
+    try {
+      vm = await QuickJS.create({ memoryLimit: this.options.memoryLimit ?? DEFAULT_MEMORY_LIMIT, interruptHandler });
+    } catch (err) {
+      throw new SymsrvError('E_PROXY', `cannot start the sandbox for the PAC file ${name}: ${messageOf(err)}`, { cause: err, subject: name });
+    }
+
+    const hostCalls = new HostCalls();
+    const extra: Record<string, HostFunction> = {};
+    for (const [fnName, fn] of Object.entries(this.options.sandbox ?? {})) {
+      extra[fnName] = isAsync(fn) ? hostCalls.track(fn) : fn;
+    }
+    const onAlert = this.options.onAlert;
+    let resolver: Resolver;
+    try {
+      resolver = createPacResolver(vm, this.text, {
+        filename: name,
+        sandbox: {
+          alert: (message?: unknown) => onAlert?.(String(message ?? '')),
+          dnsResolve: hostCalls.track(pacBuiltins.dnsResolve),
+          isInNet: hostCalls.track(pacBuiltins.isInNet),
+          isResolvable: hostCalls.track(pacBuiltins.isResolvable),
+          myIpAddress: hostCalls.track(myIpAddress),
+          ...extra,
+        },
+      });
+    } catch (err) {
+      const cause = plain(err);
+      // Top-level code cannot await, but free the VM only once nothing can resolve into it.
+      const free = (): void => {
+        setImmediate(() => vm.dispose());
+      };
+      if (hostCalls.pending === 0) free();
+      else hostCalls.onIdle = free;
+      throw new SymsrvError('E_PROXY', `the PAC file ${name} cannot be used: ${errorText(cause, cpuTimeoutMs)}`, { cause, subject: name });
+    }
+    const generation: Generation = { vm, resolver, hostCalls, current: undefined, abandoned: false, freed: false };
+    hostCalls.onIdle = () => this.freeWhenIdle(generation);
+    this.guardJobs(generation);
+    return generation;
+  }
+
+  private async run(target: URL): Promise<string> {
+    const generation = (this.generation ??= await this.compile());
+    const url = pacRequestUrl(target);
+    const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
+    return new Promise<string>((resolve, reject) => {
+      let settled = false;
+      const finish = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        if (generation.current === current) generation.current = undefined;
+        return true;
+      };
+      // After a failure part of the script may still be pending (waiting for a slow DNS answer,
+      // looping on awaits, resumed after an interrupt in a nested job): abandon this VM, freeze
+      // the script where it is, and let the next call start a fresh one.
+      const fail = (err: SymsrvError): void => {
+        if (!finish()) return;
+        this.abandon(generation);
+        reject(err);
+      };
+      const current = { host, fail };
+      const timer = setTimeout(() => {
+        fail(new SymsrvError('E_PROXY', `the PAC file ${this.name} did not answer for ${host} within ${this.timeoutMs} ms`, { subject: this.name }));
+      }, this.timeoutMs);
+      generation.current = current;
+      let answer: Promise<string>;
+      try {
+        answer = generation.resolver(url, host);
+      } catch (err) {
+        answer = Promise.reject(err);
+      }
+      answer.then(
+        (value: unknown) => {
+          if (typeof value !== 'string') {
+            fail(new SymsrvError('E_PROXY', `the PAC file ${this.name} answered ${describeValue(value)} for ${host}, not a string like "PROXY host:port; DIRECT"`, { subject: this.name }));
+          } else if (finish()) {
+            resolve(value);
+          }
+        },
+        (err: unknown) => fail(this.scriptError(err, host)),
+      );
+    });
+  }
+
+  private scriptError(err: unknown, host: string): SymsrvError {
+    const cause = plain(err);
+    return new SymsrvError('E_PROXY', `the PAC file ${this.name} failed for ${host}: ${errorText(cause, this.cpuTimeoutMs)}`, { cause, subject: this.name });
+  }
+
+  /**
+   * pac-resolver resumes the script from a host promise callback (`vm.executePendingJobs()` after
+   * a DNS answer). If the script then throws past its promise (an interrupt, out of memory), that
+   * call throws inside a `.then` nobody handles, which would end the process (unhandled
+   * rejection). We catch it here and fail the call in progress on this VM instead.
+   */
+  private guardJobs(generation: Generation): void {
+    const vm = generation.vm;
+    const original = vm.executePendingJobs.bind(vm);
+    vm.executePendingJobs = (): number => {
+      if (generation.freed) return 0;
+      try {
+        return original();
+      } catch (err) {
+        const current = generation.current;
+        const error = this.scriptError(err, current?.host ?? 'a host');
+        current?.fail(error);
+        return 0;
+      }
+    };
+  }
+
+  private abandon(generation: Generation): void {
+    generation.abandoned = true;
+    generation.hostCalls.inert = true;
+    if (this.generation === generation) this.generation = undefined;
+    this.freeWhenIdle(generation);
+  }
+
+  private freeWhenIdle(generation: Generation): void {
+    if (!generation.abandoned || generation.freed || generation.hostCalls.pending > 0) return;
+    // After the current callbacks (pac-resolver resolves into the VM right after our host
+    // function returns) and after the failing call, which may be on the stack, has unwound.
+    setImmediate(() => {
+      if (generation.freed || generation.hostCalls.pending > 0) return;
+      generation.freed = true;
+      generation.vm.dispose();
+    });
+  }
+}
+
+function isAsync(fn: HostFunction): boolean {
+  return fn.constructor.name === 'AsyncFunction';
+}
+
+/** `scheme://host[:port]/` of `target`: what a PAC script is shown. */
+export function pacRequestUrl(target: URL): string {
+  return `${target.protocol}//${target.host}/`;
+}
+
+/** One element of a PAC answer, in order. */
+export type PacEntry =
+  | { kind: 'direct' }
+  /** An HTTP proxy: `PROXY host[:port]` or `HTTP host[:port]`; `server` is `host[:port]`. */
+  | { kind: 'proxy'; server: string; text: string }
+  /** Something we cannot use (SOCKS, HTTPS proxies, unknown words), with the reason. */
+  | { kind: 'skipped'; text: string; reason: string };
+
+/**
+ * Splits a PAC answer on `;` into entries (MDN "Proxy Auto-Configuration (PAC) file", return value
+ * format). Keywords are case-insensitive; `PROXY` and `HTTP` name an HTTP proxy; `HTTPS`,
+ * `SOCKS`, `SOCKS4`, `SOCKS5` and anything else are skipped with a reason. An empty answer is
+ * DIRECT. When nothing usable is left the caller falls back to DIRECT, as Chromium does with an
+ * answer it cannot parse (net/base/proxy_list.cc, `SetFromPacString`).
+ */
+export function parsePacResult(result: string): PacEntry[] {
+  const entries: PacEntry[] = [];
+  for (const part of result.split(';')) {
+    const text = part.trim();
+    if (!text) continue;
+    const [word = '', server, ...rest] = text.split(/\s+/);
+    const keyword = word.toUpperCase();
+    if (keyword === 'DIRECT' && server === undefined) {
+      entries.push({ kind: 'direct' });
+    } else if ((keyword === 'PROXY' || keyword === 'HTTP') && server !== undefined && rest.length === 0) {
+      if (server.includes('@') || server.includes('/')) entries.push({ kind: 'skipped', text, reason: 'not a host:port' });
+      else entries.push({ kind: 'proxy', server, text });
+    } else if (keyword === 'HTTPS') {
+      entries.push({ kind: 'skipped', text, reason: 'HTTPS proxies (TLS to the proxy) are not supported yet' });
+    } else if (keyword === 'SOCKS' || keyword === 'SOCKS4' || keyword === 'SOCKS5') {
+      entries.push({ kind: 'skipped', text, reason: 'SOCKS proxies are not supported' });
+    } else {
+      entries.push({ kind: 'skipped', text, reason: 'not a PAC proxy entry' });
+    }
+  }
+  if (entries.length === 0) entries.push({ kind: 'direct' });
+  return entries;
+}
+
+/**
+ * The text of the PAC file `pac`: an `http(s)://` URL (downloaded with `fetchText`, which the
+ * caller provides so that this module does not depend on the transport), a `file:` URL, or a path.
+ */
+export async function readPacText(pac: string, fetchText?: (url: string) => Promise<string>): Promise<string> {
+  const name = redactUrlText(pac);
+  const scheme = /^file:/i.test(pac) ? 'file' : /^([a-z][a-z0-9+.-]+):\/\//i.exec(pac)?.[1]?.toLowerCase();
+  let text: string;
+  if (scheme === 'http' || scheme === 'https') {
+    if (!fetchText) {
+      throw new SymsrvError('E_USAGE', `the PAC file ${name} is a URL, and no fetchText function was given to download it`, { subject: name });
+    }
+    try {
+      text = await fetchText(pac);
+    } catch (err) {
+      throw new SymsrvError('E_PROXY', `cannot download the PAC file ${name}: ${messageOf(err)}`, { cause: err, subject: name });
+    }
+    if (typeof text !== 'string') throw new TypeError(`fetchText(${name}) did not return a string`);
+  } else if (scheme === undefined || scheme === 'file') {
+    try {
+      text = await readFile(scheme === 'file' ? fileURLToPath(pac) : pac, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? messageOf(err);
+      throw new SymsrvError('E_IO', `cannot read the PAC file ${name}: ${code}`, { cause: err, subject: name });
+    }
+  } else {
+    throw new SymsrvError('E_USAGE', `the PAC file ${name} must be an http://, https:// or file: URL, or a path`, { subject: name });
+  }
+  return text.replace(/^\uFEFF/, '');
+}
+
+/** Loads and compiles the PAC file `pac` (see readPacText and PacScript.create). */
+export async function loadPacScript(
+  pac: string,
+  options: PacScriptOptions & { fetchText?: ((url: string) => Promise<string>) | undefined } = {},
+): Promise<PacScript> {
+  const text = await readPacText(pac, options.fetchText);
+  return PacScript.create(text, { ...options, name: options.name ?? redactUrlText(pac) });
+}
+
+/** `http://user:pw@host:1/x` -> `http://***@host:1/x`, `user:pw@host:1` -> `***@host:1`: for messages. */
+export function redactUrlText(text: string): string {
+  const withScheme = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i.exec(text);
+  if (withScheme) return `${withScheme[1]}***@${text.slice(withScheme[0].length)}`;
+  const at = text.lastIndexOf('@');
+  if (at !== -1 && !/[/?#]/.test(text.slice(0, at)) && !/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return `***${text.slice(at)}`;
+  return text;
+}
+
+/**
+ * `myIpAddress()` without traffic: "connecting" a UDP socket only asks the OS which local address
+ * routes to the internet, no packet is sent (Chromium does the same). pac-resolver's own version
+ * opens a TCP connection to 8.8.8.8:53, which behind a firewall that drops it can hang for the
+ * whole connect timeout.
+ */
+async function myIpAddress(): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    const done = (address: string): void => {
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
+      resolve(address);
+    };
+    socket.once('error', () => done(firstInterfaceAddress()));
+    socket.connect(53, '8.8.8.8', () => {
+      try {
+        done(socket.address().address);
+      } catch {
+        done(firstInterfaceAddress());
+      }
+    });
+  });
+}
+
+function firstInterfaceAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const info of list ?? []) {
+      if (info.family === 'IPv4' && !info.internal) return info.address;
+    }
+  }
+  return '127.0.0.1';
+}
+
+/** A script error (QuickJS, esprima, degenerator, a host function) as one line. */
+function errorText(err: Error, cpuTimeoutMs: number): string {
+  const { name, message } = err;
+  // QuickJS raises these as InternalError; a job that failed with one reads "...: InternalError: interrupted".
+  const internal = (what: string): boolean => (name === 'InternalError' && message === what) || message.endsWith(`InternalError: ${what}`);
+  if (internal('interrupted')) return `the script ran for more than ${cpuTimeoutMs} ms without stopping and was interrupted`;
+  if (internal('out of memory')) return 'the script ran out of memory (sandbox limit)';
+  return name && name !== 'Error' && !message.startsWith(name) ? `${name}: ${message}` : message;
+}
+
+/**
+ * Copies name and message out of a QuickJS exception (which holds a handle into the VM and must be
+ * disposed), so that the error kept as `cause` does not keep the VM alive.
+ */
+function plain(err: unknown): Error {
+  if (!(err instanceof Error)) return new Error(String(err));
+  let name = 'Error';
+  let message = '';
+  try {
+    name = err.name;
+    message = err.message;
+  } catch {
+    message = 'script error';
+  }
+  const dispose = (err as { dispose?: unknown }).dispose;
+  if (typeof dispose === 'function') {
+    try {
+      dispose.call(err);
+    } catch {
+      // the VM is gone: nothing to free
+    }
+    const copy = new Error(message);
+    copy.name = name;
+    return copy;
+  }
+  return err;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
+}

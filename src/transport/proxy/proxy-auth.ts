@@ -1,0 +1,213 @@
+import { SymsrvError } from '../../errors.js';
+import { createBasicSession } from '../auth/basic.js';
+import { challengeFor, chooseScheme, parseChallenges } from '../auth/challenge.js';
+import { createDigestSession } from '../auth/digest.js';
+import { createNegotiateSession } from '../auth/negotiate.js';
+import { createNtlmSession } from '../auth/ntlm.js';
+import { SCHEME_STRENGTH, type AuthRequest, type AuthSession, type SchemeName } from '../auth/types.js';
+import type { ResolvedCredentials } from './credentials.js';
+import { describeProxy } from './select.js';
+
+const TITLE: Record<SchemeName, string> = { negotiate: 'Negotiate', ntlm: 'NTLM', digest: 'Digest', basic: 'Basic' };
+
+export interface ProxyAuthOptions {
+  /** Schemes allowed, in the order to prefer them (`--proxy-auth LIST`); default strongest first. */
+  allowed?: readonly SchemeName[];
+  /** Credentials for schemes that need a password (NTLM, Digest, Basic). */
+  credentials?: ResolvedCredentials | undefined;
+}
+
+/**
+ * Authentication with one proxy. Basic and Digest state is shared by every connection to it (the
+ * Digest nonce is reused with a growing nonce count, so requests after the first challenge are
+ * signed up front). NTLM and Negotiate authenticate a connection: each connection gets its own
+ * session from `connection()`, and once a scheme worked, new connections start its handshake
+ * right away (curl's behaviour for NTLM) instead of waiting for a 407.
+ */
+export class ProxyAuth {
+  readonly allowed: readonly SchemeName[];
+  private basic: AuthSession | undefined;
+  private digest: AuthSession | undefined;
+  /** The connection scheme that worked: new connections open with its first message. */
+  connectionScheme: 'ntlm' | 'negotiate' | undefined;
+  /** Why Kerberos cannot work in this session (no ticket...): not tried again. */
+  negotiateUnavailable: string | undefined;
+  /** Connection schemes sent up front that this proxy turned out not to offer: not sent up front again. */
+  readonly notOffered = new Set<SchemeName>();
+
+  constructor(
+    readonly proxy: URL,
+    private readonly options: ProxyAuthOptions = {},
+  ) {
+    this.allowed = options.allowed ?? SCHEME_STRENGTH;
+  }
+
+  get credentials(): ResolvedCredentials | undefined {
+    return this.options.credentials;
+  }
+
+  shared(scheme: 'basic' | 'digest'): AuthSession | undefined {
+    const creds = this.options.credentials;
+    if (!creds) return undefined;
+    if (scheme === 'basic') return (this.basic ??= createBasicSession(creds));
+    return (this.digest ??= createDigestSession(creds));
+  }
+
+  /** The state of one new connection to the proxy. */
+  connection(): ConnectionAuth {
+    return new ConnectionAuth(this);
+  }
+}
+
+/**
+ * The handshake state of one connection: what to send first, what to answer to a 407, and the
+ * errors when nothing can be answered. A 407 loop cannot happen: each session refuses to answer
+ * twice, and the callers cap the rounds.
+ */
+export class ConnectionAuth {
+  private session: AuthSession | undefined;
+  private lastScheme: SchemeName | undefined;
+
+  constructor(private readonly auth: ProxyAuth) {}
+
+  /** The header for a request before any 407 on it (pre-emptive), or undefined. */
+  async first(request: AuthRequest): Promise<string | undefined> {
+    const a = this.auth;
+    if (a.connectionScheme) {
+      this.session = this.newSession(a.connectionScheme, request);
+      const h = this.session ? await this.session.respond(request, undefined) : undefined;
+      if (h) {
+        this.lastScheme = a.connectionScheme;
+        return h;
+      }
+    }
+    for (const scheme of ['digest', 'basic'] as const) {
+      const h = await a.shared(scheme)?.respond(request, undefined);
+      if (h) {
+        this.lastScheme = scheme;
+        return h;
+      }
+    }
+    // A proxy we know nothing of yet: open with a connection scheme's first message. It costs no
+    // more than sending nothing (a proxy that wants something else answers 407 either way) and
+    // saves the discovery round, so an NTLM proxy costs one 407 per connection, as with curl's
+    // --proxy-ntlm. Nothing secret goes out: an NTLM Type 1 holds no credential, a Kerberos
+    // token is sealed for the proxy's own service principal. Password schemes (Digest, Basic)
+    // never go out before the proxy asks for them.
+    for (const scheme of a.allowed) {
+      if (scheme !== 'negotiate' && scheme !== 'ntlm') break;
+      if (a.notOffered.has(scheme)) continue;
+      const session = this.newSession(scheme, request);
+      if (!session) continue;
+      const h = await session.respond(request, undefined);
+      if (h) {
+        this.session = session;
+        this.lastScheme = scheme;
+        return h;
+      }
+      if (scheme === 'negotiate') a.negotiateUnavailable ??= (session as { lastError?: string }).lastError ?? 'no Kerberos ticket';
+    }
+    return undefined;
+  }
+
+  /**
+   * The header that answers a 407 on `request`. `sameConnection` says whether the next round
+   * travels on the connection that got the 407 (a connection scheme's handshake cannot move).
+   * Throws E_PROXY_AUTH_REQUIRED (no credentials) or E_PROXY_AUTH (refused / nothing usable).
+   */
+  async next(request: AuthRequest, header: string | string[] | undefined, info: { sameConnection: boolean }): Promise<string> {
+    const a = this.auth;
+    const challenges = parseChallenges(header);
+    const offered = chooseScheme(challenges, a.allowed);
+    const where = describeProxy(a.proxy);
+    if (offered.length === 0) {
+      const names = challenges.map((c) => c.scheme).join(', ') || 'none';
+      throw new SymsrvError('E_PROXY_AUTH', `the proxy ${where} demands authentication with a scheme symsrv cannot use here (offered: ${names}; allowed: ${a.allowed.map((s) => TITLE[s]).join(', ')})`, {
+        subject: where,
+      });
+    }
+
+    if (this.lastScheme && (this.lastScheme === 'ntlm' || this.lastScheme === 'negotiate') && !challenges.some((c) => c.scheme === this.lastScheme)) {
+      a.notOffered.add(this.lastScheme);
+    }
+    // The handshake under way on this connection goes on, if the proxy still offers its scheme.
+    if (this.session && this.lastScheme && offered.includes(this.lastScheme)) {
+      const connectionScheme = this.lastScheme === 'ntlm' || this.lastScheme === 'negotiate';
+      if (!connectionScheme || info.sameConnection) {
+        const h = await this.session.respond(request, challengeFor(challenges, this.lastScheme));
+        if (h) return h;
+      }
+      if (this.lastScheme === 'negotiate') {
+        a.negotiateUnavailable ??= 'the proxy refused the Kerberos token';
+      } else if (info.sameConnection || !connectionScheme) {
+        // Credentials were sent and refused: do not try weaker schemes with the same password
+        // (another failed logon counts toward account lockout, and Basic would expose it).
+        throw this.refused(request);
+      }
+    }
+
+    let missingCredentials = false;
+    for (const scheme of offered) {
+      if (scheme === 'negotiate' && a.negotiateUnavailable) continue;
+      const session = scheme === 'basic' || scheme === 'digest' ? a.shared(scheme) : this.newSession(scheme, request);
+      if (!session) {
+        missingCredentials = true;
+        continue;
+      }
+      const h = await session.respond(request, challengeFor(challenges, scheme));
+      if (h) {
+        this.session = session;
+        this.lastScheme = scheme;
+        return h;
+      }
+      if (scheme === 'negotiate') {
+        a.negotiateUnavailable = (session as { lastError?: string }).lastError ?? 'no Kerberos ticket';
+        continue;
+      }
+      throw this.refused(request, scheme);
+    }
+    if (missingCredentials || !a.credentials) throw this.required(challenges.map((c) => c.scheme));
+    throw this.refused(request);
+  }
+
+  /** The proxy accepted the last header: remember a connection scheme for new connections. */
+  accepted(): void {
+    if (this.lastScheme === 'ntlm' || this.lastScheme === 'negotiate') this.auth.connectionScheme = this.lastScheme;
+  }
+
+  refused(_request: AuthRequest, scheme = this.lastScheme): SymsrvError {
+    const where = describeProxy(this.auth.proxy);
+    const creds = this.auth.credentials;
+    const title = scheme ? TITLE[scheme] : 'no usable scheme';
+    if (scheme === 'negotiate' || !creds) {
+      const why = this.auth.negotiateUnavailable ? `: ${this.auth.negotiateUnavailable}` : '';
+      return new SymsrvError('E_PROXY_AUTH', `proxy authentication failed at ${where} (${title}${why})`, { subject: where });
+    }
+    return new SymsrvError('E_PROXY_AUTH', `proxy authentication failed for ${creds.typed} at ${where} (${title})`, { subject: where });
+  }
+
+  private required(offeredRaw: string[]): SymsrvError {
+    const where = describeProxy(this.auth.proxy);
+    const offers = [...new Set(offeredRaw)].map((s) => s.charAt(0).toUpperCase() + s.slice(1)).join(', ');
+    const kerberos = this.auth.negotiateUnavailable ? ` Kerberos could not be used: ${this.auth.negotiateUnavailable}.` : '';
+    return new SymsrvError(
+      'E_PROXY_AUTH_REQUIRED',
+      `the proxy ${where} requires authentication (it offers ${offers}).${kerberos} Give credentials with --proxy-user USER and the password in SYMSRV_PROXY_PASSWORD, or set SYMSRV_PROXY_USER and SYMSRV_PROXY_PASSWORD`,
+      { subject: where },
+    );
+  }
+
+  private newSession(scheme: SchemeName, _request: AuthRequest): AuthSession | undefined {
+    const a = this.auth;
+    switch (scheme) {
+      case 'negotiate':
+        if (a.negotiateUnavailable) return undefined;
+        return createNegotiateSession({ proxyHost: a.proxy.hostname });
+      case 'ntlm':
+        return a.credentials ? createNtlmSession(a.credentials) : undefined;
+      case 'digest':
+      case 'basic':
+        return a.shared(scheme);
+    }
+  }
+}

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startRig, type Rig } from '../../../test/rig/rig.js';
+import { selfCheck } from '../../../test/rig/selfcheck.js';
+import { listFiles, makeTempDir, removeDir } from '../../../test/helpers/tempdir.js';
+
+/**
+ * `symsrv fetch` through a real squid per scheme (Basic, Digest, NTLM via Samba winbind,
+ * Negotiate via an MIT KDC) and an "all schemes" squid, to real nginx origins over HTTP and
+ * HTTPS (CONNECT). The rig's self-check runs curl through the same squids first, so a failure
+ * here points at symsrv, not at the rig.
+ */
+
+const MAIN = new URL('../../cli/main.js', import.meta.url).pathname;
+const FIX = new URL('../../../../test/fixtures/', import.meta.url).pathname;
+const PDBS = ['crash.pdb', 'CrashWithException.pdb', 'HelloWorld.pdb'];
+const KEYS: Record<string, string> = {
+  'crash.pdb': 'crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb',
+  'CrashWithException.pdb': 'CrashWithException.pdb/F535C5FB2AE84BB8AA206C30BE566C5A1/CrashWithException.pdb',
+  'HelloWorld.pdb': 'HelloWorld.pdb/99891B3ED7AE4C3BABFF8A2B4A9B0C431/HelloWorld.pdb',
+};
+const SCHEMES = ['basic', 'digest', 'ntlm', 'negotiate'] as const;
+const TITLE = { basic: 'Basic', digest: 'Digest', ntlm: 'NTLM', negotiate: 'Negotiate' } as const;
+/** 50 distinct keys for the connection-reuse test: copies of one PDB under made-up keys would fail validation, so the store serves them under keys with no identity (.bin). */
+const MANY = Array.from({ length: 50 }, (_, i) => `sym${i}.bin/${(0x1000 + i).toString(16).toUpperCase()}/sym${i}.bin`);
+
+describe('symsrv fetch through authenticating proxies', { timeout: 600_000 }, () => {
+  let rig: Rig;
+  let tmp: string;
+  const outputs: string[] = []; // everything symsrv printed, scanned for credentials at the end
+
+  function symsrv(args: string[], env: Record<string, string | undefined> = {}) {
+    const r = spawnSync(process.execPath, [MAIN, ...args], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        HTTP_PROXY: undefined,
+        HTTPS_PROXY: undefined,
+        http_proxy: undefined,
+        https_proxy: undefined,
+        ALL_PROXY: undefined,
+        NO_PROXY: undefined,
+        _NT_SYMBOL_PROXY: undefined,
+        SYMSRV_PROXY_USER: undefined,
+        SYMSRV_PROXY_PASSWORD: undefined,
+        KRB5_CONFIG: rig.krb5.config,
+        KRB5CCNAME: rig.krb5.emptyCcache,
+        ...env,
+      },
+      timeout: 120_000,
+    });
+    outputs.push(r.stdout, r.stderr);
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  const origin = (https: boolean): string => `${https ? rig.httpsOrigin.url : rig.httpOrigin.url}/store`;
+
+  function fetchArgs(scheme: string, https: boolean, cache: string, keys = Object.values(KEYS)): string[] {
+    return ['fetch', '--json', '--retries', '0', '--cacert', rig.ca, '--proxy', rig.proxies[scheme as keyof typeof rig.proxies].url, '-y', `srv*${cache}*${origin(https)}`, ...keys.flatMap((k) => ['--key', k])];
+  }
+
+  function credentialsFor(scheme: string): Record<string, string> {
+    // Negotiate uses alice's ticket; the others her password (never on the command line).
+    if (scheme === 'negotiate') return { KRB5CCNAME: rig.krb5.ccache };
+    // NTLM users type DOMAIN\user; Basic and Digest users a plain name.
+    const user = scheme === 'ntlm' ? `${rig.domain}\\${rig.user}` : rig.user;
+    return { SYMSRV_PROXY_USER: user, SYMSRV_PROXY_PASSWORD: rig.password };
+  }
+
+  before(async () => {
+    rig = await startRig();
+    await selfCheck(rig);
+    tmp = await makeTempDir('symsrv-proxy-e2e-');
+    for (const name of PDBS) {
+      const key = KEYS[name]!;
+      await mkdir(join(rig.storeRoot, key, '..'), { recursive: true });
+      await copyFile(join(FIX, 'pdb', name), join(rig.storeRoot, key));
+    }
+    for (const key of MANY) {
+      await mkdir(join(rig.storeRoot, key, '..'), { recursive: true });
+      await copyFile(join(FIX, 'pe/crash.exe'), join(rig.storeRoot, key));
+    }
+  });
+
+  after(async () => {
+    await rig?.stop();
+    if (tmp) await removeDir(tmp);
+  });
+
+  for (const scheme of SCHEMES) {
+    for (const https of [false, true]) {
+      const via = https ? 'HTTPS (CONNECT)' : 'HTTP';
+      test(`${TITLE[scheme]}, ${via}: good credentials find the files`, async () => {
+        const cache = join(tmp, `${scheme}-${https}-good`);
+        const r = symsrv(fetchArgs(scheme, https, cache), credentialsFor(scheme));
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        const rows = JSON.parse(r.stdout) as { status: string; path: string }[];
+        assert.deepEqual(rows.map((x) => x.status), ['found', 'found', 'found']);
+        for (const name of PDBS) assert.deepEqual(await readFile(join(cache, KEYS[name]!)), await readFile(join(FIX, 'pdb', name)));
+      });
+    }
+  }
+
+  for (const scheme of ['basic', 'digest', 'ntlm'] as const) {
+    test(`${TITLE[scheme]}: a wrong password fails with a clear error, and nothing is cached`, async () => {
+      const cache = join(tmp, `${scheme}-wrong`);
+      for (const https of [false, true]) {
+        const r = symsrv(fetchArgs(scheme, https, cache, [KEYS['crash.pdb']!]), { SYMSRV_PROXY_USER: rig.user, SYMSRV_PROXY_PASSWORD: 'not-the-password' });
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        const [row] = JSON.parse(r.stdout) as { status: string; error: string }[];
+        assert.equal(row!.status, 'error');
+        assert.equal(row!.error, `proxy authentication failed for ${rig.user} at ${rig.proxies[scheme].url} (${TITLE[scheme]})`);
+      }
+      assert.deepEqual(await listFiles(cache), []);
+    });
+  }
+
+  test('Negotiate: a ticket the proxy does not accept (none in the cache) fails with a clear error', () => {
+    const r = symsrv(fetchArgs('negotiate', true, join(tmp, 'neg-none'), [KEYS['crash.pdb']!]));
+    assert.equal(r.code, 1);
+    const [row] = JSON.parse(r.stdout) as { error: string }[];
+    assert.match(row!.error, /requires authentication \(it offers Negotiate\)\. Kerberos could not be used: .+\. Give credentials with --proxy-user/);
+  });
+
+  for (const scheme of SCHEMES) {
+    test(`${TITLE[scheme]}: no credentials (prompts off) says how to give them`, () => {
+      const r = symsrv(fetchArgs(scheme, false, join(tmp, `${scheme}-none`), [KEYS['crash.pdb']!]));
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const [row] = JSON.parse(r.stdout) as { error: string }[];
+      assert.match(row!.error, /requires authentication .*--proxy-user USER and the password in SYMSRV_PROXY_PASSWORD, or set SYMSRV_PROXY_USER and SYMSRV_PROXY_PASSWORD/);
+    });
+  }
+
+  test('all schemes offered, no Kerberos ticket: falls back to NTLM (curl gives up here)', () => {
+    const r = symsrv(fetchArgs('all', true, join(tmp, 'all-fallback')), {
+      SYMSRV_PROXY_USER: rig.user,
+      SYMSRV_PROXY_PASSWORD: rig.password,
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+
+  test('all schemes offered, with a ticket: Negotiate is chosen', async () => {
+    const r = symsrv([...fetchArgs('all', false, join(tmp, 'all-neg')), '--verbose'], { KRB5CCNAME: rig.krb5.ccache });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const log = await readFile(rig.proxies.all.accessLog, 'utf8');
+    assert.match(log, /alice@SYMSRV\.TEST/);
+  });
+
+  for (const scheme of ['ntlm', 'negotiate'] as const) {
+    for (const https of [false, true]) {
+      test(`${TITLE[scheme]}, ${https ? 'HTTPS' : 'HTTP'}: 50 files cost at most one 407 per connection`, async () => {
+        const jobs = 4;
+        const before407 = await rig.count407(scheme);
+        const tunnelsBefore = (await readFile(rig.proxies[scheme].accessLog, 'utf8')).split('\n').filter((l) => l.includes('TCP_TUNNEL/200')).length;
+        const r = symsrv([...fetchArgs(scheme, https, join(tmp, `${scheme}-${https}-many`), MANY), '--jobs', String(jobs)], credentialsFor(scheme));
+        assert.equal(r.code, 0, r.stdout.slice(0, 2000) + r.stderr);
+        const added = (await rig.count407(scheme)) - before407;
+        // Connections opened: over HTTP at most one per lane (`jobs` lanes); over HTTPS one per
+        // tunnel, as squid logs them (Node's Agent may open a tunnel more than `jobs` while
+        // another is still being set up, so count them rather than assume).
+        let connections = jobs;
+        if (https) {
+          const tunnels = (await readFile(rig.proxies[scheme].accessLog, 'utf8')).split('\n').filter((l) => l.includes('TCP_TUNNEL/200'));
+          connections = tunnels.length - tunnelsBefore;
+          assert.ok(connections >= 1 && connections <= 2 * jobs, `${connections} tunnels`);
+        }
+        assert.ok(added <= connections, `${added} 407s for ${connections} connections`);
+      });
+    }
+  }
+
+  test('no credential anywhere it does not belong: origins, output, cache', async () => {
+    const secrets = [rig.password];
+    const originLogs = (await readFile(rig.httpOrigin.accessLog, 'utf8')) + (await readFile(rig.httpsOrigin.accessLog, 'utf8'));
+    assert.ok(originLogs.length > 0);
+    // nginx logs an absent header as "-"
+    assert.doesNotMatch(originLogs, /pauth="(?!-")/, 'no Proxy-Authorization reached an origin');
+    assert.doesNotMatch(originLogs, / auth="(?!-")/, 'no Authorization reached an origin');
+    for (const s of secrets) {
+      assert.ok(!originLogs.includes(s));
+      assert.ok(!outputs.join('\n').includes(s), 'the password is in symsrv output');
+    }
+    // Proxy-Authorization values seen by nobody but squid: scan output and cache for their shapes.
+    assert.doesNotMatch(outputs.join('\n'), /(Basic|Digest|NTLM|Negotiate) [A-Za-z0-9+/=]{16,}/);
+    for (const file of await listFiles(tmp)) {
+      const bytes = await readFile(join(tmp, file));
+      for (const s of secrets) assert.ok(!bytes.includes(Buffer.from(s)), `${file} holds the password`);
+    }
+  });
+});

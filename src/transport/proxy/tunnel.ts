@@ -1,0 +1,94 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { SymsrvError } from '../../errors.js';
+import type { ConnectionAuth } from './proxy-auth.js';
+import { describeProxy } from './select.js';
+import { ProxyProtocolError, readResponseHead, skipBody } from './response-head.js';
+
+export interface TunnelOptions {
+  connectTimeout: number;
+  signal?: AbortSignal | undefined;
+  /** Most CONNECT round trips on one tunnel (a 407 loop ends here). */
+  maxRounds?: number;
+}
+
+/**
+ * Opens a `CONNECT host:port` tunnel through an HTTP proxy and authenticates it: the whole
+ * handshake happens here, on the raw socket, before TLS. NTLM and Negotiate authenticate the
+ * connection, so every round of their handshake is sent on the same socket; the socket that
+ * comes back is authenticated for good and carries any number of HTTPS requests.
+ *
+ * Security: the Proxy-Authorization header is written on the proxy socket before the tunnel
+ * exists; nothing is written after a refusal (the socket is destroyed), and once the tunnel is up
+ * only TLS to the origin flows, so no proxy credential can reach the origin (as
+ * https-proxy-agent does after a refused CONNECT).
+ */
+export async function openTunnel(proxy: URL, host: string, port: number, auth: ConnectionAuth, options: TunnelOptions): Promise<Socket> {
+  const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const where = describeProxy(proxy);
+  const maxRounds = options.maxRounds ?? 6;
+  const request = { method: 'CONNECT', uri: target, proxyHost: proxy.hostname };
+  let socket = await dial(proxy, options);
+  try {
+    let header = await auth.first(request);
+    for (let round = 1; ; round++) {
+      const lines = [`CONNECT ${target} HTTP/1.1`, `Host: ${target}`, 'Proxy-Connection: Keep-Alive'];
+      // To the proxy only: this socket carries nothing else until the tunnel is up.
+      if (header) lines.push(`Proxy-Authorization: ${header}`);
+      socket.write(lines.join('\r\n') + '\r\n\r\n');
+      const head = await readResponseHead(socket);
+      if (head.statusCode >= 200 && head.statusCode < 300) {
+        auth.accepted();
+        return socket;
+      }
+      if (head.statusCode !== 407) {
+        // tinyproxy answers a refused Proxy-Authorization with 401: on a CONNECT that can only be the proxy.
+        if (head.statusCode === 401 && header) throw auth.refused(request);
+        throw new SymsrvError('E_PROXY', `the proxy ${where} refused CONNECT ${target}: ${head.statusCode} ${head.statusText}`.trimEnd(), {
+          subject: where,
+        });
+      }
+      if (round >= maxRounds) throw auth.refused(request);
+      const reusable = !head.closes && (await skipBody(socket, head));
+      header = await auth.next(request, head.headers['proxy-authenticate'], { sameConnection: reusable });
+      if (!reusable) {
+        socket.destroy();
+        socket = await dial(proxy, options);
+      }
+    }
+  } catch (err) {
+    socket.destroy();
+    if (err instanceof ProxyProtocolError) throw new SymsrvError('E_PROXY', `the proxy ${where}: ${err.message}`, { cause: err, subject: where });
+    if (err instanceof SymsrvError) throw err;
+    throw new SymsrvError('E_PROXY', `the proxy ${where}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      cause: err,
+      subject: where,
+    });
+  }
+}
+
+function dial(proxy: URL, options: TunnelOptions): Promise<Socket> {
+  const where = describeProxy(proxy);
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: proxy.hostname.replace(/^\[|\]$/g, ''), port: Number(proxy.port || 80) });
+    socket.setNoDelay(true);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new SymsrvError('E_TIMEOUT', `the proxy ${where}: timed out connecting (${options.connectTimeout / 1000} s)`, { subject: where }));
+    }, options.connectTimeout);
+    const onAbort = (): void => {
+      socket.destroy();
+      reject(new SymsrvError('E_ABORTED', `the proxy ${where}: aborted`, { subject: where }));
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      resolve(socket);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      reject(new SymsrvError('E_PROXY', `cannot reach the proxy ${where}: ${err.code ?? err.message}`, { cause: err, subject: where }));
+    });
+  });
+}
