@@ -16,8 +16,16 @@ import { Transport } from './transport/transport.js';
 export interface SymbolClientOptions {
   /** An `_NT_SYMBOL_PATH`-style path. Default: `_NT_SYMBOL_PATH` (and `_NT_ALT_SYMBOL_PATH`), else the `.symfix` path. */
   symbolPath?: string;
-  /** HTTP settings (timeouts, retries, CAs). Ignored when `transport` is given. */
+  /** HTTP settings (timeouts, retries, CAs, proxies). Ignored when `transport` is given. */
   transport?: Transport | TransportOptions;
+  /**
+   * The proxy, like `SymbolServerSetOptions(SSRVOPT_PROXY, ...)`: `"host:port"` or
+   * `"http://host:port"`; null or absent = the default (`_NT_SYMBOL_PROXY`, then the system);
+   * `'direct'` = none. Overrides `transport.proxies.proxy`.
+   */
+  proxy?: string | null | 'direct';
+  /** Proxy credentials (`DOMAIN\user` or `user@REALM`); they go to the proxy only. */
+  proxyCredentials?: { user: string; password: string };
   /** Each probe made (store, file or URL, result): for `--verbose` and `!sym noisy`. */
   onProbe?: (e: ProbeEvent) => void;
   /** Messages from stores (`file.ptr` `MSG:` lines). */
@@ -62,7 +70,13 @@ export class SymbolClient {
       this.transport = options.transport;
       this.ownsTransport = false;
     } else {
-      this.transport = new Transport(options.transport);
+      const t = options.transport ?? {};
+      const proxies = {
+        ...t.proxies,
+        ...(options.proxy !== undefined ? { proxy: options.proxy } : {}),
+        ...(options.proxyCredentials ? { proxyCredentials: options.proxyCredentials } : {}),
+      };
+      this.transport = new Transport({ ...t, proxies });
       this.ownsTransport = true;
     }
     const fallback = (): Promise<string> => (this.tempDir ??= mkdtemp(join(tmpdir(), 'symsrv-')));

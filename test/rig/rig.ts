@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { chmod, chown, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startKdc, type Kdc } from '../helpers/kdc.js';
@@ -132,6 +132,8 @@ export async function startRig<S extends RigScheme = RigScheme>(opts: RigOptions
   let kdc: Kdc | undefined;
 
   let stopping: Promise<void> | undefined;
+  /** squid's -n tag: squid leaves /dev/shm/<name>-cf__*.shm segments behind, removed on stop. */
+  let squidTag: string | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       if (keep) {
@@ -140,6 +142,11 @@ export async function startRig<S extends RigScheme = RigScheme>(opts: RigOptions
       }
       await Promise.all([stopAll(entry.tracked, 3000, dir + '/'), kdc?.stop(), ...origins.map((o) => o.server.stop())]);
       await releaseWinbind(dir); // only now: its winbindd and samba-dcerpcd are gone
+      if (squidTag) {
+        const prefix = `symsrvrig${squidTag}`;
+        const names = await readdir('/dev/shm').catch(() => [] as string[]);
+        await Promise.all(names.filter((n) => n.startsWith(prefix)).map((n) => rm(join('/dev/shm', n), { force: true }).catch(() => {})));
+      }
       live.delete(entry);
       if (keep) {
         await release(dir);
@@ -174,6 +181,7 @@ export async function startRig<S extends RigScheme = RigScheme>(opts: RigOptions
       env: { KRB5_CONFIG: krb.kdc.krb5Config, KRB5RCACHEDIR: krb.rcache },
     };
     const tag = randomBytes(4).toString('hex'); // squid's service name (-n) must be alphanumeric
+    squidTag = tag;
     const squids = await settleAll(
       schemes.map((scheme) =>
         startSquid(

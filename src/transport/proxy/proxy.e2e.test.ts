@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { startRig, type Rig } from '../../../test/rig/rig.js';
 import { selfCheck } from '../../../test/rig/selfcheck.js';
 import { listFiles, makeTempDir, removeDir } from '../../../test/helpers/tempdir.js';
+import { SymbolClient } from '../../client.js';
 
 /**
  * `symsrv fetch` through a real squid per scheme (Basic, Digest, NTLM via Samba winbind,
@@ -71,7 +72,7 @@ describe('symsrv fetch through authenticating proxies', { timeout: 600_000 }, ()
   }
 
   before(async () => {
-    rig = await startRig();
+    rig = await startRig({ winbindWaitMs: 120_000 });
     await selfCheck(rig);
     tmp = await makeTempDir('symsrv-proxy-e2e-');
     for (const name of PDBS) {
@@ -171,6 +172,22 @@ describe('symsrv fetch through authenticating proxies', { timeout: 600_000 }, ()
       });
     }
   }
+
+  test('the library: SymbolClient with proxy and proxyCredentials (SSRVOPT_PROXY style)', async () => {
+    const cache = join(tmp, 'api');
+    const client = new SymbolClient({
+      symbolPath: `srv*${cache}*${origin(true)}`,
+      proxy: rig.proxies.ntlm.url.replace('http://', ''), // host:port
+      proxyCredentials: { user: `${rig.domain}\\${rig.user}`, password: rig.password },
+      transport: { ca: [await readFile(rig.ca, 'utf8')], retries: 0 },
+    });
+    try {
+      const path = await client.fetch(KEYS['HelloWorld.pdb']!);
+      assert.deepEqual(await readFile(path), await readFile(join(FIX, 'pdb/HelloWorld.pdb')));
+    } finally {
+      await client.close();
+    }
+  });
 
   test('no credential anywhere it does not belong: origins, output, cache', async () => {
     const secrets = [rig.password];
