@@ -152,7 +152,8 @@ async function runSymsrv(r: Rig<Scheme>, scheme: Scheme, base: string, keys: str
     }
     // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles symsrv's runs.
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const args = [...nodeArgs, MAIN, 'fetch', '-y', `srv*${cache}*${base}`, '--jobs', String(JOBS), '--proxy', r.proxies[scheme].url, '--cacert', r.ca, ...keys.flatMap((k) => ['--key', k])];
+    // --proxy-auth SCHEME: told the scheme, as curl is with --proxy-SCHEME.
+    const args = [...nodeArgs, MAIN, 'fetch', '-y', `srv*${cache}*${base}`, '--jobs', String(JOBS), '--proxy', r.proxies[scheme].url, '--proxy-auth', scheme, '--cacert', r.ca, ...keys.flatMap((k) => ['--key', k])];
     const x = await timed(process.execPath, args, env);
     if (x.code !== 0) throw new Error(`symsrv fetch (${scheme}, ${base}) exited with ${x.code}:\n${x.stderr.slice(-2000)}${x.stdout.slice(0, 2000)}`);
     const found = new Map<string, string>();

@@ -19,6 +19,7 @@ need gcc gcc
 need nginx nginx-light
 need curl curl
 need openssl openssl
+need tmux tmux
 [ -x /usr/bin/time ] || need_pkgs+=(time)
 [ -e /usr/lib/systemd/boot/efi/systemd-bootx64.efi ] || need_pkgs+=(systemd-boot-efi)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -12,6 +12,7 @@ import { LocalStore } from './store/local.js';
 import type { ProbeEvent, Store } from './store/types.js';
 import type { TransportOptions } from './transport/options.js';
 import { Transport } from './transport/transport.js';
+import type { CredentialPrompt, CredentialRequest } from './prompts/types.js';
 
 export interface SymbolClientOptions {
   /** An `_NT_SYMBOL_PATH`-style path. Default: `_NT_SYMBOL_PATH` (and `_NT_ALT_SYMBOL_PATH`), else the `.symfix` path. */
@@ -28,8 +29,12 @@ export interface SymbolClientOptions {
   proxyCredentials?: { user: string; password: string };
   /** Each probe made (store, file or URL, result): for `--verbose` and `!sym noisy`. */
   onProbe?: (e: ProbeEvent) => void;
-  /** Messages from stores (`file.ptr` `MSG:` lines). */
+  /** Messages from stores (`file.ptr` `MSG:` lines) and the one-time notice after a Cancel. */
   onMessage?: (text: string) => void;
+  /** Asks for proxy credentials (a terminal prompt, a GUI dialog); see src/prompts/types.ts. */
+  prompt?: CredentialPrompt;
+  /** SYMOPT_NO_PROMPTS: never call `prompt` (changeable with setOptions). */
+  noPrompts?: boolean;
 }
 
 export interface FindOptions {
@@ -57,15 +62,60 @@ interface Entry {
  * are results, not exceptions. `fetch` is the same but returns the path or throws.
  */
 export class SymbolClient {
-  readonly symbolPath: SymbolPath;
-  private readonly transport: Transport;
-  private readonly ownsTransport: boolean;
-  private readonly entries: Entry[];
+  symbolPath: SymbolPath;
+  private transport!: Transport;
+  private ownsTransport = false;
+  private entries: Entry[] = [];
   private tempDir: Promise<string> | undefined;
+  /** SYMOPT_NO_PROMPTS: never ask for credentials. */
+  private noPrompts: boolean;
+  /** Set by a Cancel at the credential prompt: HTTP stores are skipped until prompts are switched on again. */
+  private internetOff = false;
+  private cancelNoticeShown = false;
 
-  constructor(private readonly options: SymbolClientOptions = {}) {
+  constructor(private options: SymbolClientOptions = {}) {
+    this.noPrompts = options.noPrompts ?? false;
     const text = options.symbolPath ?? symbolPathFromEnv() ?? symfixPath();
     this.symbolPath = parseSymbolPath(text);
+    this.build();
+  }
+
+  /** Whether a Cancel at the credential prompt has turned Internet stores off for this session. */
+  get internetDisabled(): boolean {
+    return this.internetOff;
+  }
+
+  /**
+   * Changes options for the rest of the session, as SymbolServerSetOptions and SymSetOptions do:
+   * `proxy` (SSRVOPT_PROXY: "host:port", null for the default, 'direct'), `noPrompts`
+   * (SYMOPT_NO_PROMPTS), `symbolPath`. Switching prompts on again re-enables Internet stores
+   * after a Cancel.
+   */
+  async setOptions(o: { proxy?: string | null | 'direct'; noPrompts?: boolean; symbolPath?: string }): Promise<void> {
+    if (o.noPrompts !== undefined) {
+      this.noPrompts = o.noPrompts;
+      if (!o.noPrompts) this.internetOff = this.cancelNoticeShown = false;
+    }
+    if (o.proxy !== undefined || o.symbolPath !== undefined) {
+      this.options = { ...this.options, ...(o.proxy !== undefined ? { proxy: o.proxy } : {}), ...(o.symbolPath !== undefined ? { symbolPath: o.symbolPath } : {}) };
+      if (o.symbolPath !== undefined) this.symbolPath = parseSymbolPath(o.symbolPath);
+      if (this.ownsTransport) await this.transport.close();
+      this.build();
+    }
+  }
+
+  private build(): void {
+    const options = this.options;
+    // Credentials are asked through the caller's prompt, unless prompts are off right now.
+    const prompt = options.prompt
+      ? async (request: CredentialRequest) => {
+          if (this.noPrompts || this.internetOff) return undefined;
+          const answer = await options.prompt!(request);
+          // Cancel: no further question this session (until prompts are switched on again).
+          if (answer === null) this.internetOff = true;
+          return answer;
+        }
+      : undefined;
     if (options.transport instanceof Transport) {
       this.transport = options.transport;
       this.ownsTransport = false;
@@ -75,6 +125,7 @@ export class SymbolClient {
         ...t.proxies,
         ...(options.proxy !== undefined ? { proxy: options.proxy } : {}),
         ...(options.proxyCredentials ? { proxyCredentials: options.proxyCredentials } : {}),
+        ...(prompt ? { prompt } : {}),
       };
       this.transport = new Transport({ ...t, proxies });
       this.ownsTransport = true;
@@ -105,12 +156,27 @@ export class SymbolClient {
     const k = typeof key === 'string' ? parseKey(key) : key;
     let failure: FindResult | undefined;
     for (const entry of this.entries) {
-      const r = await entry.chain.lookup(k, {
-        signal: options.signal,
-        onBytes: options.onBytes,
-        onProbe: this.options.onProbe,
-        onMessage: this.options.onMessage,
-      });
+      let r;
+      try {
+        r = await entry.chain.lookup(k, {
+          signal: options.signal,
+          onBytes: options.onBytes,
+          onProbe: this.options.onProbe,
+          onMessage: this.options.onMessage,
+          skipHttp: this.internetOff,
+        });
+      } catch (err) {
+        if (!(err instanceof SymsrvError) || err.code !== 'E_PROXY_AUTH_CANCELLED') throw err;
+        // Cancel at the prompt: SymSrv's answer is to stop using Internet stores for the session,
+        // said once; local stores and caches go on working.
+        if (!this.cancelNoticeShown) {
+          this.cancelNoticeShown = true;
+          this.internetOff = true;
+          this.options.onMessage?.(err.message);
+        }
+        failure ??= { key: k.index, status: 'error', error: err };
+        continue;
+      }
       if (r.status === 'found') return { key: k.index, ...r };
       if (r.status === 'error') failure ??= { key: k.index, status: 'error', error: r.error, store: r.store };
     }

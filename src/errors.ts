@@ -40,6 +40,8 @@ export const ErrorCodes = {
   E_PROXY_AUTH_REQUIRED: 'E_PROXY_AUTH_REQUIRED',
   /** The proxy refused the credentials given, or no offered scheme could be used. */
   E_PROXY_AUTH: 'E_PROXY_AUTH',
+  /** The person cancelled the proxy credential prompt: Internet stores are off for the session. */
+  E_PROXY_AUTH_CANCELLED: 'E_PROXY_AUTH_CANCELLED',
   /** Reading or writing a local file or folder failed. */
   E_IO: 'E_IO',
   /** The operation was aborted by the caller. */

@@ -51,6 +51,8 @@ function program(): Command {
     .option('--pac <url|file>', 'choose proxies with this PAC file')
     .option('--proxy-user <user>', 'proxy user (DOMAIN\\user or user@REALM); the password comes from SYMSRV_PROXY_PASSWORD')
     .option('--proxy-auth <list>', 'proxy authentication schemes to use, in order (negotiate,ntlm,digest,basic)')
+    .option('--prompts', 'ask for proxy credentials on a 407 (default: only when interactive; SYMSRV_PROMPTS=1|0)')
+    .option('--no-prompts', 'never ask for credentials')
     .action(async (targets: string[], opts) => (await import('./commands/fetch.js')).run(targets, opts));
 
   return p;

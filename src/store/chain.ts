@@ -35,10 +35,11 @@ export class StoreChain {
     private readonly fallbackDir: () => Promise<string>,
   ) {}
 
-  async lookup(key: SymbolKey, ctx: Omit<LookupContext, 'into'> = {}): Promise<ChainResult> {
+  async lookup(key: SymbolKey, ctx: Omit<LookupContext, 'into'> & { skipHttp?: boolean } = {}): Promise<ChainResult> {
     const failures: ChainFailure[] = [];
     for (let i = 0; i < this.stores.length; i++) {
       const store = this.stores[i]!;
+      if (ctx.skipHttp && store.kind === 'http') continue;
       const downstream = this.stores.slice(0, i).filter((s): s is WritableStore => isWritable(s) && !this.unwritable.has(s));
       let into: string | undefined;
       let target: WritableStore | undefined;
@@ -52,7 +53,7 @@ export class StoreChain {
         return { status: 'found', path: target ? result.path : path ?? result.path, store: store.location, downloaded: result.downloaded };
       } catch (err) {
         if (!(err instanceof SymsrvError)) throw err; // a bug of ours: never reported as a store problem
-        if (err.code === 'E_ABORTED') throw err;
+        if (err.code === 'E_ABORTED' || err.code === 'E_PROXY_AUTH_CANCELLED') throw err;
         failures.push({ store: store.location, error: err });
       }
     }

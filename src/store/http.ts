@@ -34,8 +34,10 @@ export class HttpStore implements Store {
     this.layout ??= this.transport
       .getText(storeUrl(this.base, [], THREE_TIER_MARKER), POINTER_LIMIT, signal)
       .then((text) => text !== undefined)
-      .catch(() => {
+      .catch((err: unknown) => {
         this.layout = undefined; // ask again next time: the failure may have been passing
+        // A Cancel at the credential prompt is the person's answer, not a passing failure.
+        if (err instanceof SymsrvError && err.code === 'E_PROXY_AUTH_CANCELLED') throw err;
         return false;
       });
     return this.layout;

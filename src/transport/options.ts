@@ -1,4 +1,5 @@
 import type { SchemeName } from './auth/types.js';
+import type { CredentialRequest } from '../prompts/types.js';
 
 /** Which proxy, and how to authenticate to it (the proxy issue; docs/proxy-selection.md). */
 export interface ProxyOptions {
@@ -14,6 +15,11 @@ export interface ProxyOptions {
   proxyUser?: string;
   /** The environment to read proxy variables from (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Asks for proxy credentials on a 407 when none were given or they were refused; undefined
+   * from it means prompts are off. (The client wraps its `prompt` option and `noPrompts` switch.)
+   */
+  prompt?: (request: CredentialRequest) => Promise<{ user: string; password: string } | null | undefined>;
 }
 
 /**

@@ -87,6 +87,7 @@ export class Transport {
       const p = o.proxies;
       const auth = new ProxyAuth(proxy, {
         ...(p.proxyAuth ? { allowed: p.proxyAuth } : {}),
+        ...(p.prompt ? { prompt: p.prompt } : {}),
         credentials: resolveCredentials(proxy, {
           ...(p.proxyCredentials ? { credentials: p.proxyCredentials } : {}),
           ...(p.proxyUser ? { user: p.proxyUser } : {}),

@@ -8,7 +8,10 @@ import type { ProxyOptions, TransportOptions } from '../../transport/options.js'
 import type { SchemeName } from '../../transport/auth/types.js';
 import { EXIT_INCOMPLETE, EXIT_USAGE, ExitError } from '../exit.js';
 import { describeError, out, printJson, warn } from '../output.js';
-import { startProgress } from '../progress.js';
+import { startProgress, type Progress } from '../progress.js';
+import { promptsWanted } from '../../prompts/policy.js';
+import { terminalPrompt } from '../../prompts/terminal.js';
+import type { CredentialPrompt } from '../../prompts/types.js';
 import { keysOfTargets } from '../targets.js';
 
 export interface FetchOptions {
@@ -28,6 +31,7 @@ export interface FetchOptions {
   pac?: string;
   proxyUser?: string;
   proxyAuth?: string;
+  prompts?: boolean;
 }
 
 interface Row {
@@ -60,7 +64,18 @@ export async function run(targets: string[], opts: FetchOptions): Promise<void> 
   transport.connectionsPerOrigin = Math.max(opts.jobs, 1);
   transport.proxies = proxyOptions(opts);
 
+  // Asked on a 407 only when a person is there (promptsWanted); the bar stops first, so the
+  // question is not drawn over.
+  let progress: Progress | undefined;
+  const ask = promptsWanted({ flag: opts.prompts, json: opts.json }) ? terminalPrompt() : undefined;
+  const prompt: CredentialPrompt | undefined = ask
+    ? (req) => {
+        progress?.stop();
+        return ask(req);
+      }
+    : undefined;
   const client = new SymbolClient({
+    ...(prompt ? { prompt } : {}),
     ...(opts.sympath !== undefined ? { symbolPath: opts.sympath } : {}),
     transport,
     onMessage: (text) => warn(text),
@@ -68,8 +83,9 @@ export async function run(targets: string[], opts: FetchOptions): Promise<void> 
   });
 
   const showProgress = Boolean(process.stderr.isTTY) && !opts.verbose;
-  const progress = startProgress(unique.length, showProgress);
-  const onBytes = showProgress ? (n: number): void => progress.bytes(n) : undefined;
+  progress = startProgress(unique.length, showProgress);
+  const bar = progress;
+  const onBytes = showProgress ? (n: number): void => bar.bytes(n) : undefined;
   const rows: Row[] = new Array(unique.length);
   const outNames = new Map<string, string>();
   const stop = new AbortController();
@@ -79,11 +95,11 @@ export async function run(targets: string[], opts: FetchOptions): Promise<void> 
     await pool(unique, opts.jobs, async (key, i) => {
       const r = await client.find(key, { signal: stop.signal, ...(onBytes ? { onBytes } : {}) });
       rows[i] = await toRow(r, opts.out, outNames);
-      progress.fileDone();
+      bar.fileDone();
     });
   } finally {
     process.off('SIGINT', onSignal);
-    progress.stop();
+    bar.stop();
     await client.close();
   }
 

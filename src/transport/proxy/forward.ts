@@ -59,7 +59,7 @@ export class ForwardPool {
       const fresh = !lane.socket || lane.socket.destroyed;
       if (fresh) lane.auth = this.auth.connection();
       let header = await lane.auth!.first(authRequest);
-      const maxRounds = this.options.maxRounds ?? 6;
+      const maxRounds = this.options.maxRounds ?? 30; // sessions refuse to loop; only re-asked credentials add rounds
       for (let round = 1; ; round++) {
         const res = await this.send(lane, url, headers, header, signal, onRequest);
         if (res.statusCode !== 407) {

@@ -227,10 +227,28 @@ describe('PacScript: bad scripts fail cleanly (E_PROXY naming the file), never h
     });
   });
 
-  test('a script that loops on awaits is stopped too', async () => {
+  // Regression: a script looping on host calls ran on microtasks alone, so the call timer never
+  // fired and the interrupt handler's checks came too far apart for the run limit; under node:test
+  // (async hooks make each round trip slower) it ran ~60 s, until its heap was full.
+  test('a script that loops on host calls stops by the call deadline, and nothing of it runs after', async () => {
     await noUnhandledRejection(async () => {
-      const script = await PacScript.create('function FindProxyForURL(url, host) { for (;;) { dnsResolve("127.0.0.1"); } }', limits);
-      await rejectsWith(script.findProxy(MSDL), 'E_PROXY', /interrupted|did not answer/);
+      let lookups = 0;
+      const dnsResolve = async (host: string): Promise<string> => {
+        lookups++;
+        return host;
+      };
+      const script = await PacScript.create('function FindProxyForURL(url, host) { for (;;) { dnsResolve("127.0.0.1"); } }', {
+        name: 'bad.pac',
+        timeoutMs: 800,
+        cpuTimeoutMs: 200,
+        sandbox: { dnsResolve },
+      });
+      const started = performance.now();
+      await rejectsWith(script.findProxy(MSDL), 'E_PROXY', /interrupted|did not answer for msdl\.microsoft\.com within 800 ms/);
+      assert.ok(performance.now() - started < 1_500, `stopped after ${Math.round(performance.now() - started)} ms`);
+      const atFailure = lookups;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(lookups, atFailure, 'no lookup after the failure');
       script.dispose();
     });
   });

@@ -2,8 +2,8 @@ import { createSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createPacResolver, sandbox as pacBuiltins } from 'pac-resolver';
-import { QuickJS } from 'quickjs-wasi';
+import type { createPacResolver } from 'pac-resolver';
+import type { QuickJS } from 'quickjs-wasi';
 import { SymsrvError } from '../../errors.js';
 
 /**
@@ -60,13 +60,24 @@ class HostCalls {
       if (this.inert) return new Promise<never>(() => undefined);
       this.pending++;
       try {
-        return await fn(...args);
+        const value = await fn(...args);
+        // Answer after a turn of the event loop: a script that loops on these calls then cannot
+        // starve timers (ours included) and other I/O by running on microtasks alone.
+        await new Promise((resolve) => setImmediate(resolve));
+        return value;
       } finally {
         this.pending--;
         if (this.pending === 0) this.onIdle();
       }
     }) as unknown as F;
   }
+}
+
+/** `deadline` (performance.now() time) is the end of the call in progress; -Infinity between calls. */
+interface Limits {
+  deadline: number;
+  /** Which limit stopped the script last. */
+  stoppedBy: 'deadline' | 'cpu' | undefined;
 }
 
 /** One compiled copy of the script in its own VM. */
@@ -76,6 +87,8 @@ interface Generation {
   hostCalls: HostCalls;
   /** The call in progress on this VM: its host, and how to fail it. */
   current: { host: string; fail: (err: SymsrvError) => void } | undefined;
+  /** Read by the interrupt handler: script code running after `deadline` is stopped. */
+  limits: Limits;
   /** No call will run on it again; freed once no host call of it is still running. */
   abandoned: boolean;
   freed: boolean;
@@ -133,18 +146,34 @@ export class PacScript {
     const name = this.name;
     const cpuTimeoutMs = this.cpuTimeoutMs;
     // The interrupt handler is called every few thousand QuickJS instructions while script code
-    // runs, and never while the VM waits. A gap between two calls therefore starts a new run, and a
-    // run longer than cpuTimeoutMs is interrupted ("InternalError: interrupted"). This also covers
-    // code that runs later, in a promise job, outside any call of ours.
+    // runs, and never while the VM waits; returning true stops the script with an uncatchable
+    // "InternalError: interrupted". Two limits:
+    // - the deadline of the call in progress (or of loading the script). It also holds when the
+    //   script loops on host calls, whose answers arrive on microtasks that no timer can preempt.
+    //   Between calls the deadline is -Infinity: stray code (a job left by a failed call) stops at once;
+    // - a long uninterrupted run (a `while (true) {}`), to stop it well before the deadline. A gap
+    //   between two calls of the handler means the VM was waiting, so it starts a new run.
+    const limits: Limits = { deadline: performance.now() + this.timeoutMs, stoppedBy: undefined };
     let lastTick = Number.NEGATIVE_INFINITY;
     let runStart = 0;
     const interruptHandler = (): boolean => {
       const now = performance.now();
+      if (now > limits.deadline) {
+        limits.stoppedBy = 'deadline';
+        return true;
+      }
       if (now - lastTick > 20) runStart = now;
       lastTick = now;
-      return now - runStart > cpuTimeoutMs;
+      if (now - runStart > cpuTimeoutMs) {
+        limits.stoppedBy = 'cpu';
+        return true;
+      }
+      return false;
     };
 
+    // Loaded only when a PAC file is used: the sandbox and its JavaScript parser cost ~0.1 s of
+    // start-up that every other run of symsrv would pay for nothing.
+    const [{ createPacResolver, sandbox: pacBuiltins }, { QuickJS }] = await Promise.all([import('pac-resolver'), import('quickjs-wasi')]);
     let vm: QuickJS;
     try {
       vm = await QuickJS.create({ memoryLimit: this.options.memoryLimit ?? DEFAULT_MEMORY_LIMIT, interruptHandler });
@@ -179,9 +208,11 @@ export class PacScript {
       };
       if (hostCalls.pending === 0) free();
       else hostCalls.onIdle = free;
-      throw new SymsrvError('E_PROXY', `the PAC file ${name} cannot be used: ${errorText(cause, cpuTimeoutMs)}`, { cause, subject: name });
+      const why = limits.stoppedBy === 'deadline' ? `loading it took more than ${this.timeoutMs} ms` : errorText(cause, cpuTimeoutMs);
+      throw new SymsrvError('E_PROXY', `the PAC file ${name} cannot be used: ${why}`, { cause, subject: name });
     }
-    const generation: Generation = { vm, resolver, hostCalls, current: undefined, abandoned: false, freed: false };
+    limits.deadline = Number.NEGATIVE_INFINITY;
+    const generation: Generation = { vm, resolver, hostCalls, current: undefined, limits, abandoned: false, freed: false };
     hostCalls.onIdle = () => this.freeWhenIdle(generation);
     this.guardJobs(generation);
     return generation;
@@ -197,6 +228,7 @@ export class PacScript {
         if (settled) return false;
         settled = true;
         clearTimeout(timer);
+        generation.limits.deadline = Number.NEGATIVE_INFINITY;
         if (generation.current === current) generation.current = undefined;
         return true;
       };
@@ -209,6 +241,8 @@ export class PacScript {
         reject(err);
       };
       const current = { host, fail };
+      generation.limits.deadline = performance.now() + this.timeoutMs;
+      generation.limits.stoppedBy = undefined;
       const timer = setTimeout(() => {
         fail(new SymsrvError('E_PROXY', `the PAC file ${this.name} did not answer for ${host} within ${this.timeoutMs} ms`, { subject: this.name }));
       }, this.timeoutMs);
@@ -227,13 +261,16 @@ export class PacScript {
             resolve(value);
           }
         },
-        (err: unknown) => fail(this.scriptError(err, host)),
+        (err: unknown) => fail(this.scriptError(err, host, generation)),
       );
     });
   }
 
-  private scriptError(err: unknown, host: string): SymsrvError {
+  private scriptError(err: unknown, host: string, generation: Generation): SymsrvError {
     const cause = plain(err);
+    if (generation.limits.stoppedBy === 'deadline' && isInterrupt(cause)) {
+      return new SymsrvError('E_PROXY', `the PAC file ${this.name} did not answer for ${host} within ${this.timeoutMs} ms`, { cause, subject: this.name });
+    }
     return new SymsrvError('E_PROXY', `the PAC file ${this.name} failed for ${host}: ${errorText(cause, this.cpuTimeoutMs)}`, { cause, subject: this.name });
   }
 
@@ -252,7 +289,7 @@ export class PacScript {
         return original();
       } catch (err) {
         const current = generation.current;
-        const error = this.scriptError(err, current?.host ?? 'a host');
+        const error = this.scriptError(err, current?.host ?? 'a host', generation);
         current?.fail(error);
         return 0;
       }
@@ -412,13 +449,20 @@ function firstInterfaceAddress(): string {
   return '127.0.0.1';
 }
 
+/** QuickJS raises these as InternalError; a job that failed with one reads "...: InternalError: interrupted". */
+function isInternal(err: Error, what: string): boolean {
+  return (err.name === 'InternalError' && err.message === what) || err.message.endsWith(`InternalError: ${what}`);
+}
+
+function isInterrupt(err: Error): boolean {
+  return isInternal(err, 'interrupted');
+}
+
 /** A script error (QuickJS, esprima, degenerator, a host function) as one line. */
 function errorText(err: Error, cpuTimeoutMs: number): string {
   const { name, message } = err;
-  // QuickJS raises these as InternalError; a job that failed with one reads "...: InternalError: interrupted".
-  const internal = (what: string): boolean => (name === 'InternalError' && message === what) || message.endsWith(`InternalError: ${what}`);
-  if (internal('interrupted')) return `the script ran for more than ${cpuTimeoutMs} ms without stopping and was interrupted`;
-  if (internal('out of memory')) return 'the script ran out of memory (sandbox limit)';
+  if (isInterrupt(err)) return `the script ran for more than ${cpuTimeoutMs} ms without stopping and was interrupted`;
+  if (isInternal(err, 'out of memory')) return 'the script ran out of memory (sandbox limit)';
   return name && name !== 'Error' && !message.startsWith(name) ? `${name}: ${message}` : message;
 }
 

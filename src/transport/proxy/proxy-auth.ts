@@ -1,6 +1,7 @@
 import { SymsrvError } from '../../errors.js';
-import { createBasicSession } from '../auth/basic.js';
-import { challengeFor, chooseScheme, parseChallenges } from '../auth/challenge.js';
+import { basicCredentials, createBasicSession } from '../auth/basic.js';
+import { challengeFor, chooseScheme, parseChallenges, parseUserSpec } from '../auth/challenge.js';
+import type { CredentialRequest } from '../../prompts/types.js';
 import { createDigestSession } from '../auth/digest.js';
 import { createNegotiateSession } from '../auth/negotiate.js';
 import { createNtlmSession } from '../auth/ntlm.js';
@@ -15,6 +16,11 @@ export interface ProxyAuthOptions {
   allowed?: readonly SchemeName[];
   /** Credentials for schemes that need a password (NTLM, Digest, Basic). */
   credentials?: ResolvedCredentials | undefined;
+  /**
+   * Asks a person when no credentials were given, or when the proxy refused the ones asked for.
+   * Returns undefined when prompts are off (then the error says how to give credentials).
+   */
+  prompt?: (request: CredentialRequest) => Promise<{ user: string; password: string } | null | undefined>;
 }
 
 /**
@@ -40,14 +46,57 @@ export class ProxyAuth {
     private readonly options: ProxyAuthOptions = {},
   ) {
     this.allowed = options.allowed ?? SCHEME_STRENGTH;
+    this.creds = options.credentials;
   }
 
+  private creds: ResolvedCredentials | undefined;
+  /** One question at a time per proxy: parallel connections that need credentials wait for the same answer. */
+  private asking: Promise<boolean> | undefined;
+
   get credentials(): ResolvedCredentials | undefined {
-    return this.options.credentials;
+    return this.creds;
+  }
+
+  /**
+   * Asks for (new) credentials. Resolves true when there are new ones to try; false when prompts
+   * are off; throws E_PROXY_AUTH_CANCELLED when the person cancels. Answers live in memory only,
+   * for this proxy only.
+   */
+  ask(schemes: string[], realm: string | undefined, refused: boolean): Promise<boolean> {
+    const prompt = this.options.prompt;
+    if (!prompt) return Promise.resolve(false);
+    const before = this.creds;
+    this.asking ??= (async () => {
+      try {
+        const answer = await prompt({
+          proxy: describeProxy(this.proxy),
+          schemes,
+          ...(realm ? { realm } : {}),
+          refused,
+          ...(before ? { user: before.typed } : {}),
+        });
+        if (answer === undefined) return false;
+        if (answer === null || !answer.user) {
+          throw new SymsrvError('E_PROXY_AUTH_CANCELLED', `proxy authentication for ${describeProxy(this.proxy)} was cancelled: Internet symbol stores are off for this session`, {
+            subject: describeProxy(this.proxy),
+          });
+        }
+        const spec = parseUserSpec(answer.user);
+        this.creds = { ...spec, password: answer.password, source: 'option', typed: answer.user };
+        this.basic = undefined;
+        this.digest = undefined;
+        this.connectionScheme = undefined;
+        return true;
+      } finally {
+        this.asking = undefined;
+      }
+    })();
+    // Someone else's question already answered while we waited counts as new credentials too.
+    return this.asking.then((fresh) => fresh || this.creds !== before);
   }
 
   shared(scheme: 'basic' | 'digest'): AuthSession | undefined {
-    const creds = this.options.credentials;
+    const creds = this.creds;
     if (!creds) return undefined;
     if (scheme === 'basic') return (this.basic ??= createBasicSession(creds));
     return (this.digest ??= createDigestSession(creds));
@@ -88,6 +137,12 @@ export class ConnectionAuth {
         return h;
       }
     }
+    // Told to use Basic and nothing else (--proxy-auth basic, curl's --proxy-basic): send it up
+    // front. Only then: sent unasked, a password would go to any proxy on the path.
+    if (a.allowed.length === 1 && a.allowed[0] === 'basic' && a.credentials) {
+      this.lastScheme = 'basic';
+      return basicCredentials(a.credentials);
+    }
     // A proxy we know nothing of yet: open with a connection scheme's first message. It costs no
     // more than sending nothing (a proxy that wants something else answers 407 either way) and
     // saves the discovery round, so an NTLM proxy costs one 407 per connection, as with curl's
@@ -116,15 +171,40 @@ export class ConnectionAuth {
    * Throws E_PROXY_AUTH_REQUIRED (no credentials) or E_PROXY_AUTH (refused / nothing usable).
    */
   async next(request: AuthRequest, header: string | string[] | undefined, info: { sameConnection: boolean }): Promise<string> {
+    // A person may answer (again): wrong credentials are told and asked for again, as many times
+    // as they like; Cancel ends it (E_PROXY_AUTH_CANCELLED).
+    for (;;) {
+      try {
+        return await this.answer(request, header, info);
+      } catch (err) {
+        if (!(err instanceof SymsrvError) || (err.code !== 'E_PROXY_AUTH' && err.code !== 'E_PROXY_AUTH_REQUIRED')) throw err;
+        if ((err as { final?: boolean }).final) throw err;
+        const challenges = parseChallenges(header);
+        // Only a password scheme can use what a person types.
+        if (!chooseScheme(challenges, this.auth.allowed).some((s) => s !== 'negotiate')) throw err;
+        const realm = challenges.find((c) => c.params['realm'])?.params['realm'];
+        const names = [...new Set(challenges.map((c) => TITLE[c.scheme as SchemeName] ?? c.scheme))];
+        if (!(await this.auth.ask(names, realm, err.code === 'E_PROXY_AUTH'))) throw err;
+        // New credentials: start over on this request, with no half-done handshake.
+        this.session = undefined;
+        this.lastScheme = undefined;
+      }
+    }
+  }
+
+  private async answer(request: AuthRequest, header: string | string[] | undefined, info: { sameConnection: boolean }): Promise<string> {
     const a = this.auth;
     const challenges = parseChallenges(header);
     const offered = chooseScheme(challenges, a.allowed);
     const where = describeProxy(a.proxy);
     if (offered.length === 0) {
       const names = challenges.map((c) => c.scheme).join(', ') || 'none';
-      throw new SymsrvError('E_PROXY_AUTH', `the proxy ${where} demands authentication with a scheme symsrv cannot use here (offered: ${names}; allowed: ${a.allowed.map((s) => TITLE[s]).join(', ')})`, {
-        subject: where,
-      });
+      throw Object.assign(
+        new SymsrvError('E_PROXY_AUTH', `the proxy ${where} demands authentication with a scheme symsrv cannot use here (offered: ${names}; allowed: ${a.allowed.map((s) => TITLE[s]).join(', ')})`, {
+          subject: where,
+        }),
+        { final: true },
+      );
     }
 
     if (this.lastScheme && (this.lastScheme === 'ntlm' || this.lastScheme === 'negotiate') && !challenges.some((c) => c.scheme === this.lastScheme)) {

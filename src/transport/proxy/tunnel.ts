@@ -25,7 +25,7 @@ export interface TunnelOptions {
 export async function openTunnel(proxy: URL, host: string, port: number, auth: ConnectionAuth, options: TunnelOptions): Promise<Socket> {
   const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const where = describeProxy(proxy);
-  const maxRounds = options.maxRounds ?? 6;
+  const maxRounds = options.maxRounds ?? 30; // sessions refuse to loop; only re-asked credentials add rounds
   const request = { method: 'CONNECT', uri: target, proxyHost: proxy.hostname };
   let socket = await dial(proxy, options);
   try {

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { startRig, type Rig } from '../../test/rig/rig.js';
+import { listFiles, makeTempDir, removeDir } from '../../test/helpers/tempdir.js';
+
+/**
+ * The credential prompt through a real terminal (tmux) and a real squid (Basic): asked on a 407,
+ * told and asked again on a wrong password, Cancel turns Internet stores off with one message
+ * while the local cache keeps working, and the password never shows on the screen or in a file.
+ */
+
+const MAIN = new URL('../cli/main.js', import.meta.url).pathname;
+const FIX = new URL('../../../test/fixtures/', import.meta.url).pathname;
+const CRASH = 'crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb';
+const HELLO = 'HelloWorld.pdb/99891B3ED7AE4C3BABFF8A2B4A9B0C431/HelloWorld.pdb';
+
+function tmux(...args: string[]): string {
+  return execFileSync('tmux', args, { encoding: 'utf8' });
+}
+
+async function screenUntil(session: string, pattern: RegExp, ms = 15_000): Promise<string> {
+  let screen = '';
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    screen = tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', session);
+    if (pattern.test(screen)) return screen;
+    await sleep(50);
+  }
+  throw new Error(`the screen never showed ${pattern}:\n${screen}`);
+}
+
+describe('credential prompts in a terminal', { timeout: 180_000 }, () => {
+  let rig: Rig<'basic'>;
+  let tmp: string;
+  const sessions: string[] = [];
+
+  before(async () => {
+    rig = await startRig({ schemes: ['basic'] });
+    tmp = await makeTempDir('symsrv-prompts-');
+    for (const [name, key] of [['crash.pdb', CRASH], ['HelloWorld.pdb', HELLO]] as const) {
+      await mkdir(join(rig.storeRoot, key, '..'), { recursive: true });
+      await copyFile(join(FIX, 'pdb', name), join(rig.storeRoot, key));
+    }
+  });
+  after(async () => {
+    for (const s of sessions) spawnSync('tmux', ['kill-session', '-t', s]);
+    await rig?.stop();
+    if (tmp) await removeDir(tmp);
+  });
+
+  /** Runs symsrv in a fresh tmux session; its exit code lands in a file. */
+  async function start(name: string, args: string[]): Promise<{ session: string; code: () => Promise<number> }> {
+    const session = `symsrv-${name}-${process.pid}`;
+    sessions.push(session);
+    const codeFile = join(tmp, `${name}.code`);
+    const cmd = [process.execPath, MAIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const env = 'env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u SYMSRV_PROXY_USER -u SYMSRV_PROXY_PASSWORD -u CI -u SYMSRV_PROMPTS';
+    tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '50', `${env} ${cmd}; echo $? > ${codeFile}; sleep 60`);
+    return {
+      session,
+      code: async () => {
+        for (let i = 0; i < 300; i++) {
+          const text = await readFile(codeFile, 'utf8').catch(() => '');
+          if (text.trim()) return Number(text.trim());
+          await sleep(50);
+        }
+        throw new Error('symsrv did not exit');
+      },
+    };
+  }
+
+  const args = (cache: string, ...keys: string[]): string[] => [
+    'fetch', '--retries', '0', '--proxy', rig.proxies.basic.url, '-y', `srv*${cache}*${rig.httpOrigin.url}/store`, ...keys.flatMap((k) => ['--key', k]),
+  ];
+
+  test('interactive: asked on a 407; a wrong password is told and asked again; the right one fetches', async () => {
+    const cache = join(tmp, 'c1');
+    const run = await start('good', args(cache, CRASH));
+    await screenUntil(run.session, /requires authentication \(Basic, realm "symsrv-rig"\)[\s\S]*User name: $/m);
+    tmux('send-keys', '-t', run.session, 'alice', 'Enter');
+    await screenUntil(run.session, /Password: $/m);
+    tmux('send-keys', '-t', run.session, 'wrong-password', 'Enter');
+    await screenUntil(run.session, /refused those credentials[\s\S]*User name: alice$/m);
+    tmux('send-keys', '-t', run.session, 'Enter');
+    await screenUntil(run.session, /Password: $/m);
+    tmux('send-keys', '-t', run.session, rig.password, 'Enter');
+    const screen = await screenUntil(run.session, /^found /m);
+    assert.equal(await run.code(), 0);
+    assert.ok(!screen.includes(rig.password) && !screen.includes('wrong-password'), 'no password on the screen');
+    for (const f of await listFiles(tmp)) {
+      assert.ok(!(await readFile(join(tmp, f))).includes(Buffer.from(rig.password)), `${f} holds the password`);
+    }
+  });
+
+  test('Cancel: one message, Internet stores off, the local cache still answers, no second prompt', async () => {
+    const cache = join(tmp, 'c2');
+    // HelloWorld.pdb is already in the local cache; crash.pdb must come through the proxy.
+    await mkdir(join(cache, HELLO, '..'), { recursive: true });
+    await copyFile(join(FIX, 'pdb/HelloWorld.pdb'), join(cache, HELLO));
+    const run = await start('cancel', [...args(cache, CRASH, HELLO, 'CrashWithException.pdb/F535C5FB2AE84BB8AA206C30BE566C5A1/CrashWithException.pdb'), '--jobs', '1']);
+    await screenUntil(run.session, /User name: $/m);
+    tmux('send-keys', '-t', run.session, 'C-c');
+    const screen = await screenUntil(run.session, /^(found|missing|error) [\s\S]*\n(found|missing|error) [\s\S]*\n(found|missing|error) /m);
+    assert.equal(await run.code(), 1);
+    assert.equal(screen.match(/User name:/g)?.length, 1, 'asked once');
+    assert.equal(screen.match(/^symsrv: .*Internet symbol stores are off/gm)?.length, 1, 'said once');
+    assert.match(screen, new RegExp(`^found ${HELLO.replace(/\./g, '\\.')} `, 'm'));
+  });
+
+  test('prompts off (--no-prompts, or not a terminal): a clear error saying how to give credentials', async () => {
+    const r = spawnSync(process.execPath, [MAIN, ...args(join(tmp, 'c3'), CRASH)], {
+      encoding: 'utf8',
+      env: { ...process.env, SYMSRV_PROXY_USER: undefined, SYMSRV_PROXY_PASSWORD: undefined, HTTP_PROXY: undefined, http_proxy: undefined },
+      input: 'alice\n',
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /requires authentication .*SYMSRV_PROXY_PASSWORD/);
+    assert.doesNotMatch(r.stderr, /User name/);
+    await writeFile(join(tmp, 'done'), '');
+  });
+});

@@ -1,0 +1,139 @@
+import { readdir, stat } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { SymsrvError } from '../errors.js';
+import { computeKeys, type ComputedKey } from '../keys/compute.js';
+import type { SymbolKey } from '../keys/key.js';
+
+/**
+ * The shell's modules: the binaries named by TARGETs, each with the key of its symbol file and
+ * what a lookup of that key gave. Loading a module reads only its headers (computeKeys); the
+ * symbols are looked up later, by `.reload` or `ld`, as the Windows debuggers defer them
+ * ("Deferred Symbol Loading").
+ */
+
+/** What is known about a module's symbols. */
+export type SymbolState =
+  /** Not looked up yet. */
+  | { status: 'deferred' }
+  /** Found: the local path of the PDB (or ELF debug file), and the store it came from. */
+  | { status: 'loaded'; path: string; store: string }
+  /** No store on the symbol path has it. */
+  | { status: 'missing' }
+  /** The lookup failed, or the module has no symbol key: the reason, in one line. */
+  | { status: 'error'; message: string };
+
+export interface ShellModule {
+  /** The image name without its extension, as the debuggers name modules (`ntdll` for ntdll.dll). */
+  name: string;
+  /** The binary's path, as found from the TARGET. */
+  file: string;
+  /** The key of the symbol file: the PDB a PE names (`pdbref`), or an ELF file's `elf-debug` key. */
+  key: SymbolKey | undefined;
+  keyKind: 'pdbref' | 'elf-debug' | undefined;
+  state: SymbolState;
+}
+
+export interface LoadedTargets {
+  modules: ShellModule[];
+  /** Files in folders passed over, with why (files of unknown format and symbol files are not listed). */
+  skipped: { file: string; reason: string }[];
+}
+
+/**
+ * Turns TARGETs (binaries, or folders of binaries, not recursive) into modules, in the order
+ * given (a folder's files sorted by name). A file named on the command line must be a binary
+ * (PE or ELF): anything else is a usage error (SymsrvError, exit 2), as for `symsrv fetch`.
+ * In a folder, files of other formats (PDBs, text) are passed over silently, and binaries that
+ * cannot be parsed are reported in `skipped`.
+ */
+export async function loadTargets(targets: readonly string[]): Promise<LoadedTargets> {
+  const found: { file: string; keys: ComputedKey[] }[] = [];
+  const skipped: LoadedTargets['skipped'] = [];
+  for (const target of targets) {
+    let st;
+    try {
+      st = await stat(target);
+    } catch (err) {
+      throw new SymsrvError('E_IO', `cannot read ${target}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { subject: target });
+    }
+    if (!st.isDirectory()) {
+      const keys = await computeKeys(target);
+      if (!isBinary(keys)) {
+        throw new SymsrvError('E_USAGE', `${target} is not a binary (PE image or ELF file): the shell loads binaries and folders of binaries`, {
+          subject: target,
+        });
+      }
+      found.push({ file: target, keys });
+      continue;
+    }
+    let entries;
+    try {
+      entries = await readdir(target, { withFileTypes: true });
+    } catch (err) {
+      throw new SymsrvError('E_IO', `cannot read folder ${target}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { subject: target });
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      if (!e.isFile()) continue;
+      const file = join(target, e.name);
+      try {
+        const keys = await computeKeys(file);
+        if (isBinary(keys)) found.push({ file, keys });
+      } catch (err) {
+        if (!(err instanceof SymsrvError)) throw err;
+        if (err.code !== 'E_UNKNOWN_FORMAT') skipped.push({ file, reason: err.message });
+      }
+    }
+  }
+  const modules: ShellModule[] = [];
+  const taken = new Set<string>();
+  for (const f of found) modules.push(toModule(f.file, f.keys, taken));
+  return { modules, skipped };
+}
+
+/** A PE image or an ELF file: not a PDB. An ELF file without a build-id has no keys but is still a binary. */
+function isBinary(keys: readonly ComputedKey[]): boolean {
+  if (keys.length === 0) return true; // only an ELF file without build-id computes no key
+  return keys.some((k) => k.kind === 'pe' || k.kind === 'elf' || k.kind === 'elf-debug');
+}
+
+function toModule(file: string, keys: readonly ComputedKey[], taken: Set<string>): ShellModule {
+  const symbol = keys.find((k) => k.kind === 'pdbref') ?? keys.find((k) => k.kind === 'elf-debug');
+  const name = uniqueName(moduleName(file), taken);
+  if (!symbol) {
+    const isPe = keys.some((k) => k.kind === 'pe');
+    const message = isPe ? 'no symbol key: the image names no PDB (no CodeView debug record)' : 'no symbol key: the ELF file has no build-id';
+    return { name, file, key: undefined, keyKind: undefined, state: { status: 'error', message } };
+  }
+  return { name, file, key: symbol.key, keyKind: symbol.kind as 'pdbref' | 'elf-debug', state: { status: 'deferred' } };
+}
+
+/** `ntdll.dll` → `ntdll`; `libc.so.6` → `libc.so` (the last extension only, as the debuggers do). */
+export function moduleName(file: string): string {
+  const base = basename(file);
+  const ext = extname(base);
+  return ext && ext !== base ? base.slice(0, -ext.length) : base;
+}
+
+/** Two modules with one name (`a/foo.dll`, `b/foo.dll`) become `foo` and `foo_2`; names compare case-insensitively. */
+function uniqueName(name: string, taken: Set<string>): string {
+  let candidate = name;
+  for (let n = 2; taken.has(candidate.toLowerCase()); n++) candidate = `${name}_${n}`;
+  taken.add(candidate.toLowerCase());
+  return candidate;
+}
+
+/**
+ * The modules a name or pattern selects, case-insensitively: the module name (`crash`), or the
+ * image file name (`crash.exe`, which `.reload` takes in the debuggers); `*` and `?` are
+ * wildcards ("String Wildcard Syntax").
+ */
+export function selectModules(modules: readonly ShellModule[], pattern: string): ShellModule[] {
+  const re = wildcard(pattern);
+  return modules.filter((m) => re.test(m.name) || re.test(basename(m.file)));
+}
+
+function wildcard(pattern: string): RegExp {
+  const body = [...pattern].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&'))).join('');
+  return new RegExp(`^${body}$`, 'i');
+}
