@@ -171,4 +171,20 @@ describe('Transport', () => {
       await t2.close();
     }
   });
+
+  test('a PAC answer "PROXY dead; DIRECT" falls through to the next candidate in order', async () => {
+    const dead = await freePort();
+    const pac = join(tmp, 'fallback.pac');
+    await writeFile(pac, `function FindProxyForURL(url, host) { return "PROXY 127.0.0.1:${dead}; DIRECT"; }`);
+    const t = new Transport({ proxies: { pac } });
+    const seen: string[] = [];
+    try {
+      const res = await t.get(`${nginx.url}/store/f0.bin`, { onProxy: (c) => seen.push(c.url ? c.url.host : 'DIRECT') });
+      assert.equal(res.status, 200);
+      assert.ok((await readAll(res.body)).equals(big));
+    } finally {
+      await t.close();
+    }
+    assert.deepEqual(seen, [`127.0.0.1:${dead}`, 'DIRECT']);
+  });
 });

@@ -70,7 +70,7 @@ export class Transport {
       ...(p.pac !== undefined ? { pac: p.pac } : {}),
       ...(p.env !== undefined ? { env: p.env } : {}),
       // A PAC file on a web server is fetched directly (never through the proxy it chooses).
-      fetchText: async (url: string) => (await new Transport({ ...options, proxies: { proxy: 'direct' } }).getTextAndClose(url)) ?? '',
+      fetchText: (url: string) => fetchPac(url, options),
     });
   }
 
@@ -318,6 +318,13 @@ export class Transport {
     this.routes.clear();
     await (this.selector as { close?: () => Promise<void> | void }).close?.();
   }
+}
+
+/** Downloads a PAC file directly (never through the proxy it chooses); a missing one is an error. */
+export async function fetchPac(url: string, options: TransportOptions = {}): Promise<string> {
+  const text = await new Transport({ ...options, proxies: { proxy: 'direct' } }).getTextAndClose(url);
+  if (text === undefined) throw new SymsrvError('E_PROXY', `the PAC file ${redactUrl(url)} was not found (404)`, { subject: redactUrl(url) });
+  return text;
 }
 
 /** Keeps the system CA store (and NODE_EXTRA_CA_CERTS) when extra CAs are given: `ca` replaces the defaults in Node. */

@@ -2,6 +2,7 @@ import { parseSymbolPath, type SymbolPath } from '../../symbolpath/parse.js';
 import { symbolPathFromEnv, symfixPath } from '../../symbolpath/defaults.js';
 import { explainSymbolPath, formatExplanation } from '../../symbolpath/explain.js';
 import { describeProxy, ProxySelector } from '../../transport/proxy/select.js';
+import { fetchPac } from '../../transport/transport.js';
 import { out, printJson } from '../output.js';
 import { proxyOptions } from './fetch.js';
 
@@ -37,7 +38,11 @@ async function proxiesOf(p: SymbolPath, opts: PathOptions): Promise<{ url: strin
   }
   if (urls.size === 0) return [];
   const p2 = proxyOptions(opts);
-  const selector = new ProxySelector({ ...(p2.proxy !== undefined ? { proxy: p2.proxy } : {}), ...(p2.pac ? { pac: p2.pac } : {}) });
+  const selector = new ProxySelector({
+    ...(p2.proxy !== undefined ? { proxy: p2.proxy } : {}),
+    ...(p2.pac ? { pac: p2.pac } : {}),
+    fetchText: (url: string) => fetchPac(url),
+  });
   try {
     const rows = [];
     for (const url of urls) {
