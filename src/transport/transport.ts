@@ -55,6 +55,7 @@ export class Transport {
   private readonly httpAgent: HttpAgent;
   private readonly httpsAgent: HttpsAgent;
   private readonly selector: ProxySelector;
+  private readonly choices = new Map<string, Promise<ProxyChoice[]>>();
   /** One route per proxy: its authentication state, its tunnels, its plain-HTTP lanes. */
   private readonly routes = new Map<string, { auth: ProxyAuth; tunnels: TunnelAgent; forward: ForwardPool }>();
 
@@ -155,7 +156,15 @@ export class Transport {
     } catch (err) {
       throw new SymsrvError('E_USAGE', `bad URL ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
     }
-    const choices = await this.selector.choose(u);
+    // One choice per origin and session: what the selector looks at (the options, the
+    // environment, a PAC answer per host) does not change between requests.
+    let pending = this.choices.get(u.origin);
+    if (!pending) {
+      pending = this.selector.choose(u);
+      pending.catch(() => this.choices.delete(u.origin));
+      this.choices.set(u.origin, pending);
+    }
+    const choices = await pending;
     for (let i = 0; ; i++) {
       const choice = choices[i]!;
       onProxy?.(choice, url);
