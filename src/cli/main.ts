@@ -55,6 +55,17 @@ function program(): Command {
     .option('--no-prompts', 'never ask for credentials')
     .action(async (targets: string[], opts) => (await import('./commands/fetch.js')).run(targets, opts));
 
+  p.command('shell')
+    .description('a WinDbg/cdb-style console: load binaries, then .sympath, .reload, lm, ld, !sym noisy (.help lists the commands)')
+    .argument('[target...]', 'binaries, or folders of binaries (not recursive)')
+    .option('-y, --sympath <path>', 'symbol path (default: _NT_SYMBOL_PATH, else the .symfix path)')
+    .option('--proxy <host:port>', 'use this HTTP proxy (like SSRVOPT_PROXY; default: _NT_SYMBOL_PROXY, then the system settings)')
+    .option('--no-proxy', 'connect directly, whatever the environment says')
+    .option('--pac <url|file>', 'choose proxies with this PAC file')
+    .option('--proxy-user <user>', 'proxy user (DOMAIN\\user or user@REALM); the password comes from SYMSRV_PROXY_PASSWORD')
+    .option('--proxy-auth <list>', 'proxy authentication schemes to use, in order (negotiate,ntlm,digest,basic)')
+    .action(async (targets: string[], opts) => (await import('./commands/shell.js')).run(targets, opts));
+
   return p;
 }
 

@@ -52,13 +52,13 @@ describe('credential prompts in a terminal', { timeout: 180_000 }, () => {
   });
 
   /** Runs symsrv in a fresh tmux session; its exit code lands in a file. */
-  async function start(name: string, args: string[]): Promise<{ session: string; code: () => Promise<number> }> {
+  async function start(name: string, args: string[], extraEnv = ''): Promise<{ session: string; code: () => Promise<number> }> {
     const session = `symsrv-${name}-${process.pid}`;
     sessions.push(session);
     const codeFile = join(tmp, `${name}.code`);
     const cmd = [process.execPath, MAIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
     const env = 'env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u SYMSRV_PROXY_USER -u SYMSRV_PROXY_PASSWORD -u CI -u SYMSRV_PROMPTS';
-    tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '50', `${env} ${cmd}; echo $? > ${codeFile}; sleep 60`);
+    tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '50', `${env} ${extraEnv} ${cmd}; echo $? > ${codeFile}; sleep 60`);
     return {
       session,
       code: async () => {
@@ -72,6 +72,17 @@ describe('credential prompts in a terminal', { timeout: 180_000 }, () => {
     };
   }
 
+  /** At `User name:`: alice with a wrong password, told and asked again, then the right one. */
+  async function answerWrongThenRight(session: string): Promise<void> {
+    tmux('send-keys', '-t', session, 'alice', 'Enter');
+    await screenUntil(session, /Password: $/m);
+    tmux('send-keys', '-t', session, 'wrong-password', 'Enter');
+    await screenUntil(session, /refused those credentials[\s\S]*User name: alice$/m);
+    tmux('send-keys', '-t', session, 'Enter'); // the offered user name
+    await screenUntil(session, /Password: $/m);
+    tmux('send-keys', '-t', session, rig.password, 'Enter');
+  }
+
   const args = (cache: string, ...keys: string[]): string[] => [
     'fetch', '--retries', '0', '--proxy', rig.proxies.basic.url, '-y', `srv*${cache}*${rig.httpOrigin.url}/store`, ...keys.flatMap((k) => ['--key', k]),
   ];
@@ -80,13 +91,7 @@ describe('credential prompts in a terminal', { timeout: 180_000 }, () => {
     const cache = join(tmp, 'c1');
     const run = await start('good', args(cache, CRASH));
     await screenUntil(run.session, /requires authentication \(Basic, realm "symsrv-rig"\)[\s\S]*User name: $/m);
-    tmux('send-keys', '-t', run.session, 'alice', 'Enter');
-    await screenUntil(run.session, /Password: $/m);
-    tmux('send-keys', '-t', run.session, 'wrong-password', 'Enter');
-    await screenUntil(run.session, /refused those credentials[\s\S]*User name: alice$/m);
-    tmux('send-keys', '-t', run.session, 'Enter');
-    await screenUntil(run.session, /Password: $/m);
-    tmux('send-keys', '-t', run.session, rig.password, 'Enter');
+    await answerWrongThenRight(run.session);
     const screen = await screenUntil(run.session, /^found /m);
     assert.equal(await run.code(), 0);
     assert.ok(!screen.includes(rig.password) && !screen.includes('wrong-password'), 'no password on the screen');
@@ -108,6 +113,31 @@ describe('credential prompts in a terminal', { timeout: 180_000 }, () => {
     assert.equal(screen.match(/User name:/g)?.length, 1, 'asked once');
     assert.equal(screen.match(/^symsrv: .*Internet symbol stores are off/gm)?.length, 1, 'said once');
     assert.match(screen, new RegExp(`^found ${HELLO.replace(/\./g, '\\.')} `, 'm'));
+  });
+
+  test('symsrv shell: prompts off gives an error; !sym prompts + .reload asks, wrong then right, and loads', async () => {
+    const cache = join(tmp, 'shell');
+    const history = join(tmp, 'shell_history');
+    const bin = join(tmp, 'crash.exe');
+    await copyFile(join(FIX, 'pe/crash.exe'), bin);
+    const run = await start('shell', ['shell', '--proxy', rig.proxies.basic.url, '-y', `srv*${cache}*${rig.httpOrigin.url}/store`, bin], `SYMSRV_SHELL_HISTORY=${history}`);
+    await screenUntil(run.session, /symsrv> $/m);
+    tmux('send-keys', '-t', run.session, '.reload', 'Enter');
+    await screenUntil(run.session, /requires authentication[\s\S]*symsrv> $/m);
+    tmux('send-keys', '-t', run.session, '!sym prompts', 'Enter');
+    await screenUntil(run.session, /prompts on[\s\S]*symsrv> $/m);
+    tmux('send-keys', '-t', run.session, '.reload', 'Enter');
+    await screenUntil(run.session, /User name: $/m);
+    await answerWrongThenRight(run.session);
+    await screenUntil(run.session, /Password: \n[\s\S]*symsrv> $/m);
+    tmux('send-keys', '-t', run.session, 'lm', 'Enter');
+    const screen = await screenUntil(run.session, new RegExp(cache.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '/crash\\.pdb'));
+    tmux('send-keys', '-t', run.session, 'q', 'Enter');
+    assert.equal(await run.code(), 0);
+    assert.ok(!screen.includes(rig.password) && !screen.includes('wrong-password'), 'no password on the screen');
+    const hist = await readFile(history, 'utf8');
+    assert.match(hist, /\.reload/);
+    assert.ok(!hist.includes(rig.password) && !hist.includes('wrong-password') && !hist.includes('alice'), 'no answer in the history');
   });
 
   test('prompts off (--no-prompts, or not a terminal): a clear error saying how to give credentials', async () => {

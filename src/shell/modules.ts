@@ -124,13 +124,15 @@ function uniqueName(name: string, taken: Set<string>): string {
 }
 
 /**
- * The modules a name or pattern selects, case-insensitively: the module name (`crash`), or the
+ * The modules a name or pattern selects, case-insensitively: by module name (`crash`), else by
  * image file name (`crash.exe`, which `.reload` takes in the debuggers); `*` and `?` are
  * wildcards ("String Wildcard Syntax").
  */
 export function selectModules(modules: readonly ShellModule[], pattern: string): ShellModule[] {
   const re = wildcard(pattern);
-  return modules.filter((m) => re.test(m.name) || re.test(basename(m.file)));
+  // Module names first: `crash` is the module crash, not also crash_2 whose file is elf/crash.
+  const byName = modules.filter((m) => re.test(m.name));
+  return byName.length > 0 ? byName : modules.filter((m) => re.test(basename(m.file)));
 }
 
 function wildcard(pattern: string): RegExp {

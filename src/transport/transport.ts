@@ -252,7 +252,9 @@ export class Transport {
       contentLength,
       body,
       discard: async () => {
-        if (res.complete || res.destroyed) return;
+        // A body already parsed (res.complete) must still be read out: only then does the
+        // Agent get the socket back (regression: repeated 404s starved the pool).
+        if (res.readableEnded || res.destroyed) return;
         // A small remainder is drained so the socket can be reused; a large one is cut.
         if (contentLength !== undefined && contentLength > 64 * 1024) {
           res.destroy();
