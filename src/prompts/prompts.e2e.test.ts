@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { startRig, type Rig } from '../../test/rig/rig.js';
 import { listFiles, makeTempDir, removeDir } from '../../test/helpers/tempdir.js';
+import { SymbolClient } from '../client.js';
+import type { CredentialRequest } from './types.js';
 
 /**
  * The credential prompt through a real terminal (tmux) and a real squid (Basic): asked on a 407,
@@ -138,6 +140,95 @@ describe('credential prompts in a terminal', { timeout: 180_000 }, () => {
     const hist = await readFile(history, 'utf8');
     assert.match(hist, /\.reload/);
     assert.ok(!hist.includes(rig.password) && !hist.includes('wrong-password') && !hist.includes('alice'), 'no answer in the history');
+  });
+
+  test('symsrv shell: Cancel says so once, keeps local symbols, no prompt again until !sym prompts', async () => {
+    const cache = join(tmp, 'shell-cancel');
+    const bins = join(tmp, 'bins-cancel');
+    await mkdir(bins, { recursive: true });
+    await copyFile(join(FIX, 'pe/crash.exe'), join(bins, 'crash.exe'));
+    await copyFile(join(FIX, 'pe/HelloWorld.exe'), join(bins, 'HelloWorld.exe'));
+    // HelloWorld.pdb is in the local cache already; crash.pdb must come through the proxy.
+    await mkdir(join(cache, HELLO, '..'), { recursive: true });
+    await copyFile(join(FIX, 'pdb/HelloWorld.pdb'), join(cache, HELLO));
+    const run = await start('shellcancel', ['shell', '--proxy', rig.proxies.basic.url, '-y', `srv*${cache}*${rig.httpOrigin.url}/store`, bins], `SYMSRV_SHELL_HISTORY=${join(tmp, 'h2')}`);
+    await screenUntil(run.session, /symsrv> $/m);
+    tmux('send-keys', '-t', run.session, '!sym prompts', 'Enter');
+    await screenUntil(run.session, /prompts on[\s\S]*symsrv> $/m);
+    tmux('send-keys', '-t', run.session, '.reload', 'Enter');
+    await screenUntil(run.session, /User name: $/m);
+    tmux('send-keys', '-t', run.session, 'C-c');
+    await screenUntil(run.session, /Internet symbol stores are off[\s\S]*symsrv> $/m);
+    tmux('send-keys', '-t', run.session, '.reload /f', 'Enter');
+    tmux('send-keys', '-t', run.session, 'lm', 'Enter');
+    let screen = await screenUntil(run.session, /HelloWorld\.pdb[\s\S]*symsrv> $/m);
+    assert.equal(screen.match(/User name:/g)?.length, 1, 'no second prompt after Cancel');
+    // The notice once (the module's own state line may repeat the reason).
+    assert.equal(screen.match(/^SYMSRV: .*Internet symbol stores are off/gm)?.length, 1, 'said once');
+    tmux('send-keys', '-t', run.session, '!sym prompts', 'Enter');
+    tmux('send-keys', '-t', run.session, '.reload', 'Enter');
+    screen = await screenUntil(run.session, /User name: $/m);
+    assert.equal(screen.match(/User name:/g)?.length, 2, 'asked again after !sym prompts');
+    await answerWrongThenRight(run.session);
+    tmux('send-keys', '-t', run.session, 'lm', 'Enter');
+    await screenUntil(run.session, new RegExp(`${cache.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/crash\\.pdb`));
+    tmux('send-keys', '-t', run.session, 'q', 'Enter');
+    assert.equal(await run.code(), 0);
+    for (const f of await listFiles(tmp)) {
+      assert.ok(!(await readFile(join(tmp, f))).includes(Buffer.from(rig.password)), `${f} holds the password`);
+    }
+  });
+
+  test('library: a prompt callback (a GUI dialog), asked again on refusal; noPrompts; Cancel and setOptions', async () => {
+    const asked: CredentialRequest[] = [];
+    const answers: Array<{ user: string; password: string } | null> = [
+      { user: 'alice', password: 'wrong-password' },
+      { user: 'alice', password: rig.password },
+    ];
+    const client = new SymbolClient({
+      symbolPath: `srv*${join(tmp, 'lib')}*${rig.httpOrigin.url}/store`,
+      proxy: rig.proxies.basic.url,
+      transport: { retries: 0 },
+      prompt: async (req) => {
+        asked.push(req);
+        return answers.shift() ?? null;
+      },
+    });
+    try {
+      await client.setOptions({ noPrompts: true });
+      const off = await client.find(CRASH);
+      assert.equal(off.status === 'error' && off.error.code, 'E_PROXY_AUTH_REQUIRED');
+      assert.equal(asked.length, 0, 'noPrompts: never asked');
+      await client.setOptions({ noPrompts: false });
+      const on = await client.find(CRASH);
+      assert.equal(on.status, 'found', JSON.stringify(on));
+      assert.deepEqual(asked.map((a) => [a.refused, a.schemes, a.realm]), [
+        [false, ['Basic'], 'symsrv-rig'],
+        [true, ['Basic'], 'symsrv-rig'],
+      ]);
+      assert.ok(!JSON.stringify(asked).includes(rig.password), 'requests carry no password');
+    } finally {
+      await client.close();
+    }
+    // Cancel: Internet stores off for the session, until prompts are switched on again.
+    const messages: string[] = [];
+    const cancelling = new SymbolClient({
+      symbolPath: `srv*${join(tmp, 'lib2')}*${rig.httpOrigin.url}/store`,
+      proxy: rig.proxies.basic.url,
+      transport: { retries: 0 },
+      prompt: async () => null,
+      onMessage: (m) => messages.push(m),
+    });
+    try {
+      assert.equal((await cancelling.find(CRASH)).status, 'error');
+      assert.equal(cancelling.internetDisabled, true);
+      assert.deepEqual(await cancelling.find(HELLO), { key: HELLO, status: 'missing' }, 'HTTP stores skipped');
+      assert.equal(messages.length, 1);
+      await cancelling.setOptions({ noPrompts: false });
+      assert.equal(cancelling.internetDisabled, false);
+    } finally {
+      await cancelling.close();
+    }
   });
 
   test('prompts off (--no-prompts, or not a terminal): a clear error saying how to give credentials', async () => {
