@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -133,7 +133,15 @@ describe('credential prompts in a terminal', { timeout: 180_000 }, () => {
     await answerWrongThenRight(run.session);
     await screenUntil(run.session, /Password: \n[\s\S]*symsrv> $/m);
     tmux('send-keys', '-t', run.session, 'lm', 'Enter');
-    const screen = await screenUntil(run.session, new RegExp(cache.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '/crash\\.pdb'));
+    await screenUntil(run.session, new RegExp(cache.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '/crash\\.pdb'));
+    // !sym noisy: each probe of a .reload, with the proxy, why it was chosen and the scheme.
+    // (the cached copy is removed first, so the lookup goes to the server again)
+    await rm(join(cache, 'crash.pdb'), { recursive: true, force: true });
+    tmux('send-keys', '-t', run.session, '!sym noisy', 'Enter');
+    tmux('send-keys', '-t', run.session, '.reload /f', 'Enter');
+    const screen = await screenUntil(run.session, /SYMSRV: .*crash\.pdb -> 200/);
+    assert.match(screen, new RegExp(`SYMSRV: .*/crash\\.pdb -> missing`));
+    assert.match(screen, new RegExp(`SYMSRV: .*/crash\\.pdb -> 200 via proxy ${rig.proxies.basic.url} \\(option\\), Basic`));
     tmux('send-keys', '-t', run.session, 'q', 'Enter');
     assert.equal(await run.code(), 0);
     assert.ok(!screen.includes(rig.password) && !screen.includes('wrong-password'), 'no password on the screen');

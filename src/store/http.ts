@@ -95,18 +95,25 @@ export class HttpStore implements Store {
   private async openOnce(url: string, ctx: LookupContext): Promise<HttpResponse | undefined> {
     let res: HttpResponse;
     let via: string | undefined;
+    let proxy: URL | null = null;
     const onProxy = ctx.onProbe
       ? (c: ProxyChoice): void => {
+          proxy = c.url;
           via = c.url ? `proxy ${describeProxy(c.url)} (${c.source})` : 'direct';
         }
       : undefined;
+    // The scheme the proxy accepted (never the credential itself).
+    const withScheme = (): string | undefined => {
+      const scheme = proxy ? this.transport.proxyScheme(proxy) : undefined;
+      return via && scheme ? `${via}, ${scheme}` : via;
+    };
     try {
       res = await this.transport.get(url, { ...(ctx.signal ? { signal: ctx.signal } : {}), ...(onProxy ? { onProxy } : {}) });
     } catch (err) {
-      ctx.onProbe?.({ store: this.location, target: redactUrl(url), result: (err as SymsrvError).code ?? 'error', ...(via ? { via } : {}) });
+      ctx.onProbe?.({ store: this.location, target: redactUrl(url), result: (err as SymsrvError).code ?? 'error', ...(via ? { via: withScheme()! } : {}) });
       throw err;
     }
-    ctx.onProbe?.({ store: this.location, target: redactUrl(url), result: String(res.status), ...(via ? { via } : {}) });
+    ctx.onProbe?.({ store: this.location, target: redactUrl(url), result: String(res.status), ...(via ? { via: withScheme()! } : {}) });
     if (res.status === 404 || res.status === 410) {
       await res.discard();
       return undefined;

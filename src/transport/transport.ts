@@ -11,7 +11,7 @@ import { resolveTransportOptions, type ResolvedTransportOptions, type TransportO
 import { withRetry } from './retry.js';
 import { resolveCredentials } from './proxy/credentials.js';
 import { ForwardPool } from './proxy/forward.js';
-import { ProxyAuth } from './proxy/proxy-auth.js';
+import { ProxyAuth, TITLE } from './proxy/proxy-auth.js';
 import { describeProxy, ProxySelector, type ProxyChoice } from './proxy/select.js';
 import { TunnelAgent } from './proxy/tunnel-agent.js';
 
@@ -73,6 +73,12 @@ export class Transport {
       // A PAC file on a web server is fetched directly (never through the proxy it chooses).
       fetchText: (url: string) => fetchPac(url, options),
     });
+  }
+
+  /** The authentication scheme the proxy last accepted from us (`NTLM`...), if any: for `!sym noisy`. */
+  proxyScheme(proxy: URL): string | undefined {
+    const s = this.routes.get(proxy.href)?.auth.lastAccepted;
+    return s ? TITLE[s] : undefined;
   }
 
   /** Which proxies a URL would go through, best first, with the reason: for `symsrv path` and `--verbose`. */

@@ -9,7 +9,7 @@ import { SCHEME_STRENGTH, type AuthRequest, type AuthSession, type SchemeName } 
 import type { ResolvedCredentials } from './credentials.js';
 import { describeProxy } from './select.js';
 
-const TITLE: Record<SchemeName, string> = { negotiate: 'Negotiate', ntlm: 'NTLM', digest: 'Digest', basic: 'Basic' };
+export const TITLE: Record<SchemeName, string> = { negotiate: 'Negotiate', ntlm: 'NTLM', digest: 'Digest', basic: 'Basic' };
 
 export interface ProxyAuthOptions {
   /** Schemes allowed, in the order to prefer them (`--proxy-auth LIST`); default strongest first. */
@@ -34,6 +34,8 @@ export class ProxyAuth {
   readonly allowed: readonly SchemeName[];
   private basic: AuthSession | undefined;
   private digest: AuthSession | undefined;
+  /** The scheme of the last accepted request, for `!sym noisy` and `--verbose`. */
+  lastAccepted: SchemeName | undefined;
   /** The connection scheme that worked: new connections open with its first message. */
   connectionScheme: 'ntlm' | 'negotiate' | undefined;
   /** Why Kerberos cannot work in this session (no ticket...): not tried again. */
@@ -252,6 +254,7 @@ export class ConnectionAuth {
 
   /** The proxy accepted the last header: remember a connection scheme for new connections. */
   accepted(): void {
+    if (this.lastScheme) this.auth.lastAccepted = this.lastScheme;
     if (this.lastScheme === 'ntlm' || this.lastScheme === 'negotiate') this.auth.connectionScheme = this.lastScheme;
   }
 
@@ -269,7 +272,9 @@ export class ConnectionAuth {
   private required(offeredRaw: string[]): SymsrvError {
     const where = describeProxy(this.auth.proxy);
     const offers = [...new Set(offeredRaw)].map((s) => s.charAt(0).toUpperCase() + s.slice(1)).join(', ');
-    const kerberos = this.auth.negotiateUnavailable ? ` Kerberos could not be used: ${this.auth.negotiateUnavailable}.` : '';
+    // Why Kerberos failed matters only when the proxy asked for it.
+    const asked = offeredRaw.some((s) => s.toLowerCase() === 'negotiate');
+    const kerberos = asked && this.auth.negotiateUnavailable ? ` Kerberos could not be used: ${this.auth.negotiateUnavailable}.` : '';
     return new SymsrvError(
       'E_PROXY_AUTH_REQUIRED',
       `the proxy ${where} requires authentication (it offers ${offers}).${kerberos} Give credentials with --proxy-user USER and the password in SYMSRV_PROXY_PASSWORD, or set SYMSRV_PROXY_USER and SYMSRV_PROXY_PASSWORD`,
