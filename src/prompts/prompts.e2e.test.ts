@@ -74,14 +74,26 @@ describe('credential prompts in a terminal', { timeout: 180_000 }, () => {
     };
   }
 
-  /** At `User name:`: alice with a wrong password, told and asked again, then the right one. */
+  /** Waits until `pattern` (global) occurs at least `n` times on the screen. */
+  async function screenCount(session: string, pattern: RegExp, n: number): Promise<void> {
+    await screenUntil(session, { test: (screen: string) => (screen.match(pattern)?.length ?? 0) >= n } as RegExp);
+  }
+
+  /**
+   * At `User name:`: alice with a wrong password, told and asked again, then the right one. Each
+   * step waits for its own new prompt line (earlier prompts stay on the screen).
+   */
   async function answerWrongThenRight(session: string): Promise<void> {
+    const count = (re: RegExp): number => tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', session).match(re)?.length ?? 0;
+    const passwords = count(/Password:/g);
+    const users = count(/User name:/g);
     tmux('send-keys', '-t', session, 'alice', 'Enter');
-    await screenUntil(session, /Password: $/m);
+    await screenCount(session, /Password:/g, passwords + 1);
     tmux('send-keys', '-t', session, 'wrong-password', 'Enter');
+    await screenCount(session, /User name:/g, users + 1);
     await screenUntil(session, /refused those credentials[\s\S]*User name: alice$/m);
     tmux('send-keys', '-t', session, 'Enter'); // the offered user name
-    await screenUntil(session, /Password: $/m);
+    await screenCount(session, /Password:/g, passwords + 2);
     tmux('send-keys', '-t', session, rig.password, 'Enter');
   }
 
@@ -175,7 +187,8 @@ describe('credential prompts in a terminal', { timeout: 180_000 }, () => {
     assert.equal(screen.match(/^SYMSRV: .*Internet symbol stores are off/gm)?.length, 1, 'said once');
     tmux('send-keys', '-t', run.session, '!sym prompts', 'Enter');
     tmux('send-keys', '-t', run.session, '.reload', 'Enter');
-    screen = await screenUntil(run.session, /User name: $/m);
+    // The first prompt's line is still on the screen: wait for a second one.
+    screen = await screenUntil(run.session, /User name:[\s\S]*User name: $/m);
     assert.equal(screen.match(/User name:/g)?.length, 2, 'asked again after !sym prompts');
     await answerWrongThenRight(run.session);
     tmux('send-keys', '-t', run.session, 'lm', 'Enter');
