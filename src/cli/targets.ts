@@ -1,4 +1,5 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
+import { statTarget } from '../io/target.js';
 import { join } from 'node:path';
 import { SymsrvError } from '../errors.js';
 import { computeKeys, type ComputedKey } from '../keys/compute.js';
@@ -26,6 +27,7 @@ function wanted(kind: KeyKind, images: boolean): boolean {
   }
 }
 
+
 /**
  * Turns TARGET arguments into keys. A file named on the command line must be readable and of a
  * known format (else E_* → exit 2); inside folders, files of unknown format are passed over
@@ -34,12 +36,7 @@ function wanted(kind: KeyKind, images: boolean): boolean {
 export async function keysOfTargets(targets: string[], opts: { recursive: boolean; images: boolean }): Promise<TargetKeys> {
   const result: TargetKeys = { keys: [], skipped: [] };
   for (const target of targets) {
-    let st;
-    try {
-      st = await stat(target);
-    } catch (err) {
-      throw new SymsrvError('E_IO', `cannot read ${target}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { subject: target });
-    }
+    const st = await statTarget(target);
     if (st.isDirectory()) {
       await walk(target, opts, result);
     } else {

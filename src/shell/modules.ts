@@ -1,8 +1,9 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { SymsrvError } from '../errors.js';
 import { computeKeys, type ComputedKey } from '../keys/compute.js';
 import type { SymbolKey } from '../keys/key.js';
+import { statTarget } from '../io/target.js';
 
 /**
  * The shell's modules: the binaries named by TARGETs, each with the key of its symbol file and
@@ -50,12 +51,7 @@ export async function loadTargets(targets: readonly string[]): Promise<LoadedTar
   const found: { file: string; keys: ComputedKey[] }[] = [];
   const skipped: LoadedTargets['skipped'] = [];
   for (const target of targets) {
-    let st;
-    try {
-      st = await stat(target);
-    } catch (err) {
-      throw new SymsrvError('E_IO', `cannot read ${target}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { subject: target });
-    }
+    const st = await statTarget(target);
     if (!st.isDirectory()) {
       const keys = await computeKeys(target);
       if (!isBinary(keys)) {
