@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { SymsrvError } from '../errors.js';
 import { USER_AGENT } from '../version.js';
@@ -54,6 +54,8 @@ export class Transport {
   readonly options: ResolvedTransportOptions;
   private readonly httpAgent: HttpAgent;
   private readonly httpsAgent: HttpsAgent;
+  /** Trusted CAs, built once (see trustOptions). */
+  private readonly trust: { secureContext?: SecureContext };
   private readonly selector: ProxySelector;
   private readonly choices = new Map<string, Promise<ProxyChoice[]>>();
   /** One route per proxy: its authentication state, its tunnels, its plain-HTTP lanes. */
@@ -64,7 +66,8 @@ export class Transport {
     const o = this.options;
     const pool = { keepAlive: true, maxSockets: o.connectionsPerOrigin, timeout: o.keepAliveTimeout, scheduling: 'lifo' as const };
     this.httpAgent = new HttpAgent(pool);
-    this.httpsAgent = new HttpsAgent({ ...pool, ...trustOptions(o.ca) });
+    this.trust = trustOptions(o.ca);
+    this.httpsAgent = new HttpsAgent({ ...pool, ...this.trust });
     const p = o.proxies;
     this.selector = new ProxySelector({
       ...(p.proxy !== undefined ? { proxy: p.proxy } : {}),
@@ -104,7 +107,7 @@ export class Transport {
       const pool = { keepAlive: true, maxSockets: o.connectionsPerOrigin, timeout: o.keepAliveTimeout, scheduling: 'lifo' as const };
       r = {
         auth,
-        tunnels: new TunnelAgent(proxy, auth, o.connectTimeout, { ...pool, ...trustOptions(o.ca) }),
+        tunnels: new TunnelAgent(proxy, auth, o.connectTimeout, { ...pool, ...this.trust }),
         forward: new ForwardPool(proxy, auth, { lanes: o.connectionsPerOrigin, keepAliveTimeout: o.keepAliveTimeout }),
       };
       this.routes.set(key, r);
@@ -344,8 +347,13 @@ export async function fetchPac(url: string, options: TransportOptions = {}): Pro
   return text;
 }
 
-/** Keeps the system CA store (and NODE_EXTRA_CA_CERTS) when extra CAs are given: `ca` replaces the defaults in Node. */
-function trustOptions(extra: string[] | undefined): { ca?: string[] } {
+/**
+ * Keeps the system CA store (and NODE_EXTRA_CA_CERTS) when extra CAs are given: `ca` replaces the
+ * defaults in Node. The trust store is built once, as a SecureContext: passing `ca` itself made
+ * Node parse ~140 certificates for every connection and put them all into the pool key of every
+ * request (0.4 s of CPU for 200 HTTPS files, measured).
+ */
+function trustOptions(extra: string[] | undefined): { secureContext?: SecureContext } {
   if (!extra || extra.length === 0) return {};
   const ca = [...rootCertificates];
   const envFile = process.env.NODE_EXTRA_CA_CERTS;
@@ -356,7 +364,7 @@ function trustOptions(extra: string[] | undefined): { ca?: string[] } {
       // Node itself warns about an unreadable NODE_EXTRA_CA_CERTS at start-up.
     }
   }
-  return { ca: [...ca, ...extra] };
+  return { secureContext: createSecureContext({ ca: [...ca, ...extra] }) };
 }
 
 function combineSignals(signal: AbortSignal | undefined, totalTimeout: number): AbortSignal | undefined {
