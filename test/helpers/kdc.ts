@@ -233,7 +233,8 @@ async function freeTcpUdpPort(): Promise<number> {
   throw new Error('no free TCP+UDP port in 20000-29999');
 }
 
-function canBind(proto: 'tcp' | 'udp', host: string, port: number): Promise<boolean> {
+/** Whether `port` can be bound exclusively on `host` (shared with the proxy rig's port picker). */
+export function canBind(proto: 'tcp' | 'udp', host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     if (proto === 'tcp') {
       const s = createServer();

@@ -1,10 +1,8 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
-import { createSocket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { processAlive } from '../helpers/kdc.js';
+import { canBind, processAlive } from '../helpers/kdc.js';
 
 /**
  * Processes of the rig: started in the foreground as children of this process (so we know their
@@ -237,22 +235,6 @@ export async function tail(file: string, lines = 15): Promise<string> {
 
 const handedOut = new Set<number>();
 
-function canBind(port: number, host: string, kind: 'tcp' | 'udp'): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (kind === 'tcp') {
-      const s: Server = createServer();
-      s.once('error', () => resolve(false));
-      s.listen({ port, host, exclusive: true }, () => s.close(() => resolve(true)));
-    } else {
-      const s = createSocket('udp4');
-      s.once('error', () => {
-        s.close();
-        resolve(false);
-      });
-      s.bind({ port, address: host, exclusive: true }, () => s.close(() => resolve(true)));
-    }
-  });
-}
 
 /**
  * A port in 20000-29999 (below Linux's ephemeral range, so no outgoing connection takes it between
@@ -264,8 +246,8 @@ export async function rigPort(opts: { udp?: boolean } = {}): Promise<number> {
     const port = 20000 + Math.floor(Math.random() * 10000);
     if (handedOut.has(port)) continue;
     handedOut.add(port);
-    let free = (await canBind(port, '127.0.0.1', 'tcp')) && (await canBind(port, '0.0.0.0', 'tcp'));
-    if (free && opts.udp) free = (await canBind(port, '127.0.0.1', 'udp')) && (await canBind(port, '0.0.0.0', 'udp'));
+    let free = (await canBind('tcp', '127.0.0.1', port)) && (await canBind('tcp', '0.0.0.0', port));
+    if (free && opts.udp) free = (await canBind('udp', '127.0.0.1', port)) && (await canBind('udp', '0.0.0.0', port));
     if (free) return port;
   }
   throw new Error('no free port in 20000-29999 after 200 tries');
