@@ -22,8 +22,14 @@ const TIMEOUT_CODES = new Set(['ETIMEDOUT']);
 /** TLS verification failures: retrying cannot help, and the message must say what to do. */
 const TLS_CODES = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_)/;
 
+/** What toTransportError reads of an AbortSignal (or a RequestGuard): whether and why it aborted. */
+export interface AbortState {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+}
+
 /** Turns whatever the http module or the socket threw into a SymsrvError naming the URL. */
-export function toTransportError(err: unknown, url: string, signal?: AbortSignal): SymsrvError {
+export function toTransportError(err: unknown, url: string, signal?: AbortState): SymsrvError {
   if (err instanceof SymsrvError) return err;
   // Our own timers abort with the SymsrvError that says which timeout fired.
   if (signal?.aborted && signal.reason instanceof SymsrvError) return signal.reason;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -169,6 +170,36 @@ describe('Transport', () => {
       await assert.rejects(t2.get(`http://127.0.0.1:${port}/z.pdb`, { signal: ac.signal }), (e) => isSymsrvError(e, 'E_ABORTED'));
     } finally {
       await t2.close();
+    }
+  });
+
+  test('the caller\'s signal and the total timeout also end a body in flight; a finished request lets go of the signal', async () => {
+    // Headers, 10 of 1000 body bytes, then silence.
+    const stalling = createServer((s) => {
+      s.once('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789'));
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => stalling.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(stalling.address() as { port: number }).port}/s.pdb`;
+    const t = new Transport({ totalTimeout: 300 });
+    try {
+      const res = await t.get(url);
+      await assert.rejects(readAll(res.body), (e) => isSymsrvError(e, 'E_TIMEOUT') && /total timeout/.test((e as Error).message));
+      const ac = new AbortController();
+      const res2 = await t.get(url, { signal: ac.signal });
+      setTimeout(() => ac.abort(), 30);
+      await assert.rejects(readAll(res2.body), (e) => isSymsrvError(e, 'E_ABORTED'));
+      // One signal for a whole session (the CLI's Ctrl-C): each request removes its listener when done.
+      const session = new AbortController();
+      for (let i = 0; i < 3; i++) {
+        const r = await t.get(`${nginx.url}/f${i}.bin`, { signal: session.signal });
+        await readAll(r.body);
+        await new Promise((resolve) => setImmediate(resolve)); // 'close' follows 'end'
+      }
+      assert.equal(getEventListeners(session.signal, 'abort').length, 0);
+    } finally {
+      await t.close();
+      await new Promise((r) => stalling.close(r));
     }
   });
 

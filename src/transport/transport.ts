@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { SymsrvError } from '../errors.js';
 import { USER_AGENT } from '../version.js';
 import { redactUrl, statusError, toTransportError } from './errors.js';
+import { RequestGuard } from './guard.js';
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
 import { withRetry } from './retry.js';
 import { resolveCredentials } from './proxy/credentials.js';
@@ -120,31 +121,37 @@ export class Transport {
    * naming the URL; any final status is returned for the caller to judge.
    */
   async get(url: string, options: GetOptions = {}): Promise<HttpResponse> {
-    const signal = combineSignals(options.signal, this.options.totalTimeout);
+    // One guard for every hop and the body: the caller's signal and the total timeout end it all.
+    const guard = new RequestGuard(url, options.signal, this.options.totalTimeout);
     const headers = { 'user-agent': this.options.userAgent || USER_AGENT, ...options.headers };
     let current = url;
-    for (let hop = 0; ; hop++) {
-      const res = await this.send(current, headers, signal, options.onProxy);
-      const location = res.headers.location;
-      if (!REDIRECTS.has(res.statusCode ?? 0) || typeof location !== 'string') return this.wrap(res, current);
-      res.resume();
-      if (hop >= this.options.maxRedirects) {
-        throw Object.assign(
-          new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(url)}: more than ${this.options.maxRedirects} redirects (a loop?)`, {
-            subject: redactUrl(url),
-          }),
-          { retryable: false, status: res.statusCode },
-        );
+    try {
+      for (let hop = 0; ; hop++) {
+        const res = await this.send(current, headers, guard, options.onProxy);
+        const location = res.headers.location;
+        if (!REDIRECTS.has(res.statusCode ?? 0) || typeof location !== 'string') return this.wrap(res, current, guard);
+        res.resume();
+        if (hop >= this.options.maxRedirects) {
+          throw Object.assign(
+            new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(url)}: more than ${this.options.maxRedirects} redirects (a loop?)`, {
+              subject: redactUrl(url),
+            }),
+            { retryable: false, status: res.statusCode },
+          );
+        }
+        const next = new URL(location, current);
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          throw Object.assign(new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(current)}: redirect to a ${next.protocol} URL`, { subject: redactUrl(current) }), {
+            retryable: false,
+          });
+        }
+        // We send no credentials to origins, so a redirect carries none across hosts (the proxy
+        // layer keeps Proxy-Authorization on the proxy hop only).
+        current = next.toString();
       }
-      const next = new URL(location, current);
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-        throw Object.assign(new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(current)}: redirect to a ${next.protocol} URL`, { subject: redactUrl(current) }), {
-          retryable: false,
-        });
-      }
-      // We send no credentials to origins, so a redirect carries none across hosts (the proxy
-      // layer keeps Proxy-Authorization on the proxy hop only).
-      current = next.toString();
+    } catch (err) {
+      guard.dispose();
+      throw err;
     }
   }
 
@@ -155,7 +162,7 @@ export class Transport {
   private async send(
     url: string,
     headers: Record<string, string>,
-    signal: AbortSignal | undefined,
+    guard: RequestGuard,
     onProxy?: (choice: ProxyChoice, url: string) => void,
   ): Promise<IncomingMessage> {
     let u: URL;
@@ -178,7 +185,7 @@ export class Transport {
       const choice = choices[i]!;
       onProxy?.(choice, url);
       try {
-        return await this.sendVia(choice.url, u, url, headers, signal);
+        return await this.sendVia(choice.url, u, url, headers, guard);
       } catch (err) {
         const unreachable = err instanceof SymsrvError && err.code === 'E_PROXY' && /cannot reach/.test(err.message);
         if (!unreachable || i + 1 >= choices.length) throw err;
@@ -186,58 +193,61 @@ export class Transport {
     }
   }
 
-  private sendVia(proxy: URL | null, u: URL, url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+  private sendVia(proxy: URL | null, u: URL, url: string, headers: Record<string, string>, guard: RequestGuard): Promise<IncomingMessage> {
     const o = this.options;
     const https = u.protocol === 'https:';
-    // Our timers abort through this controller with the SymsrvError that names the timeout.
-    const timers = new AbortController();
-    const both = signal ? AbortSignal.any([signal, timers.signal]) : timers.signal;
-    const timeout = (what: string, ms: number): SymsrvError =>
+    const timeout = (what: string, ms: number) => (): SymsrvError =>
       new SymsrvError('E_TIMEOUT', `GET ${redactUrl(url)}: timed out ${what} (${ms / 1000} s)`, { subject: redactUrl(url) });
-    const headersTimer = setTimeout(() => timers.abort(timeout('waiting for the response headers', o.headersTimeout)), o.headersTimeout);
+    const stopHeadersTimer = guard.timer(o.headersTimeout, timeout('waiting for the response headers', o.headersTimeout));
     const done = (res: IncomingMessage): IncomingMessage => {
-      clearTimeout(headersTimer);
+      stopHeadersTimer();
       return res;
     };
     const failed = (err: unknown): never => {
-      clearTimeout(headersTimer);
-      throw toTransportError(err, url, both);
+      stopHeadersTimer();
+      throw toTransportError(err, url, guard);
     };
 
     if (proxy && !https) {
       // Plain HTTP through the proxy: absolute-URI requests on authenticated lanes.
-      return this.route(proxy).forward.request(u, headers, both).then(done, failed);
+      return this.route(proxy)
+        .forward.request(u, headers, (req) => guard.watch(req))
+        .then(done, failed);
     }
     const agent = proxy ? this.route(proxy).tunnels : https ? this.httpsAgent : this.httpAgent;
     return new Promise<IncomingMessage>((resolve, reject) => {
       let req: ClientRequest;
       try {
-        req = (https ? httpsRequest : httpRequest)(u, { agent, headers, signal: both, method: 'GET' });
+        req = (https ? httpsRequest : httpRequest)(u, { agent, headers, method: 'GET' });
       } catch (err) {
         reject(err);
         return;
       }
+      req.once('error', reject);
+      guard.watch(req);
       req.once('socket', (socket: Socket) => {
         // A reused keep-alive socket is already connected; only a new direct one gets the
         // connect timer (a tunnel has its own, in tunnel.ts).
         if (proxy || !socket.connecting) return;
-        const timer = setTimeout(() => timers.abort(timeout('connecting', o.connectTimeout)), o.connectTimeout);
-        socket.once(https ? 'secureConnect' : 'connect', () => clearTimeout(timer));
-        socket.once('close', () => clearTimeout(timer));
+        const stop = guard.timer(o.connectTimeout, timeout('connecting', o.connectTimeout));
+        socket.once(https ? 'secureConnect' : 'connect', stop);
+        socket.once('close', stop);
       });
-      req.once('error', reject);
       req.once('response', (res) => {
         req.off('error', reject);
         // Errors after this point surface on the body stream (res), where the reader sees them.
-        req.on('error', (err) => res.destroy(toTransportError(err, url, both)));
+        req.on('error', (err) => res.destroy(toTransportError(err, url, guard)));
         resolve(res);
       });
       req.end();
     }).then(done, failed);
   }
 
-  private wrap(res: IncomingMessage, url: string): HttpResponse {
+  private wrap(res: IncomingMessage, url: string, guard: RequestGuard): HttpResponse {
     const o = this.options;
+    // The guard (caller's signal, total timeout) ends the body too; its work is over when the body is.
+    guard.watch(res);
+    res.once('close', () => guard.dispose());
     // Idle-body timeout: silence longer than bodyTimeout between two chunks ends the download.
     // The Agent resets the socket's timeout when the socket goes back to the pool.
     const socket = res.socket;
@@ -365,12 +375,6 @@ function trustOptions(extra: string[] | undefined): { secureContext?: SecureCont
     }
   }
   return { secureContext: createSecureContext({ ca: [...ca, ...extra] }) };
-}
-
-function combineSignals(signal: AbortSignal | undefined, totalTimeout: number): AbortSignal | undefined {
-  if (totalTimeout <= 0) return signal;
-  const timeout = AbortSignal.timeout(totalTimeout);
-  return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
 export { redactUrl, describeProxy };

@@ -1,4 +1,4 @@
-import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { SymsrvError } from '../../errors.js';
 import type { ConnectionAuth, ProxyAuth } from './proxy-auth.js';
@@ -46,7 +46,7 @@ export class ForwardPool {
    * Sends `GET url` through the proxy, answering 407s on the same lane, and resolves with the
    * first non-407 response. The lane is free again once that response's body ends or is closed.
    */
-  async request(url: URL, headers: Record<string, string>, signal: AbortSignal | undefined, onRequest?: (req: import('node:http').ClientRequest) => void): Promise<IncomingMessage> {
+  async request(url: URL, headers: Record<string, string>, onRequest?: (req: ClientRequest) => void): Promise<IncomingMessage> {
     const lane = await this.acquire();
     let released = false;
     const release = (): void => {
@@ -61,7 +61,7 @@ export class ForwardPool {
       let header = await lane.auth!.first(authRequest);
       const maxRounds = this.options.maxRounds ?? 30; // sessions refuse to loop; only re-asked credentials add rounds
       for (let round = 1; ; round++) {
-        const res = await this.send(lane, url, headers, header, signal, onRequest);
+        const res = await this.send(lane, url, headers, header, onRequest);
         if (res.statusCode !== 407) {
           if (header) lane.auth!.accepted();
           res.once('end', release);
@@ -88,8 +88,7 @@ export class ForwardPool {
     url: URL,
     headers: Record<string, string>,
     proxyAuthorization: string | undefined,
-    signal: AbortSignal | undefined,
-    onRequest?: (req: import('node:http').ClientRequest) => void,
+    onRequest?: (req: ClientRequest) => void,
   ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const h: Record<string, string> = { ...headers, host: url.host };
@@ -103,8 +102,10 @@ export class ForwardPool {
         path: url.toString(),
         headers: h,
         agent: lane.agent,
-        signal,
       });
+      req.once('error', (err) => reject(proxyError(this.proxy, err)));
+      // The caller watches the request (aborts, timeouts): after the error listener, so a request
+      // destroyed at once still rejects.
       onRequest?.(req);
       req.once('socket', (socket: Socket) => {
         if (socket !== lane.socket) {
@@ -114,7 +115,6 @@ export class ForwardPool {
           socket.setNoDelay(true);
         }
       });
-      req.once('error', (err) => reject(proxyError(this.proxy, err)));
       req.once('response', resolve);
       req.end();
     });
