@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startFaultServer } from '../../test/helpers/faults.js';
@@ -8,11 +9,14 @@ import { buildPePdb, readobjPe } from '../../test/helpers/readers.js';
 import { startNginx, type NginxServer } from '../../test/helpers/nginx.js';
 import { buildStore } from '../../test/helpers/store.js';
 import { listFiles as files, makeTempDir } from '../../test/helpers/tempdir.js';
+import { CLI } from '../../test/helpers/cli.js';
 
-const MAIN = new URL('./main.js', import.meta.url).pathname;
+const MAIN = CLI; // the bundled command, as shipped
 const FIX = new URL('../../../test/fixtures/', import.meta.url).pathname;
 const CRASH = 'crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb';
 const CWE = 'CrashWithException.pdb/F535C5FB2AE84BB8AA206C30BE566C5A1/CrashWithException.pdb';
+const BIG = 'big.bin/B16/big.bin';
+const bigBytes = randomBytes(3 * 1024 * 1024);
 
 function symsrv(args: string[], env: Record<string, string | undefined> = {}) {
   const r = spawnSync(process.execPath, [MAIN, ...args], {
@@ -99,6 +103,9 @@ describe('symsrv fetch', () => {
       { path: join(FIX, 'pdb/CrashWithException.pdb'), key: CWE },
       { path: join(FIX, 'pe/crash.exe'), key: 'crash.exe/5AB380779000/crash.exe' },
     ]);
+    // 3 MiB of random bytes under a .bin key (whose form names no identity to check)
+    await mkdir(join(tmp, 'www', 'big.bin', 'B16'), { recursive: true });
+    await writeFile(join(tmp, 'www', 'big.bin', 'B16', 'big.bin'), bigBytes);
     nginx = await startNginx({ root: join(tmp, 'www') });
     faults = await startFaultServer({ root: join(tmp, 'www') });
   });
@@ -194,10 +201,12 @@ describe('symsrv fetch', () => {
     assert.deepEqual(r.stdout.trimEnd().split('\n'), expected);
   });
 
-  test('SIGKILL during a download leaves no file under a real name; the next run cleans up and succeeds', async () => {
+  // Files above 1 MiB stream to a temp file as they arrive (src/store/download.ts): a kill leaves
+  // the temp file, which the next run removes.
+  test('SIGKILL during a large download leaves no file under a real name; the next run cleans up and succeeds', async () => {
     const cache = join(tmp, 'c6');
-    const child = spawn(process.execPath, [MAIN, 'fetch', '-y', `srv*${cache}*${faults.url}/slow`, '--key', CRASH], { stdio: 'ignore' });
-    const folder = join(cache, 'crash.pdb', '3249D99D0C4049318610F4E4FB0B69361');
+    const child = spawn(process.execPath, [MAIN, 'fetch', '-y', `srv*${cache}*${faults.url}/slow`, '--key', BIG], { stdio: 'ignore' });
+    const folder = join(cache, 'big.bin', 'B16');
     // kill once a temp file has bytes in it
     for (let i = 0; i < 400; i++) {
       const names = await readdir(folder).catch(() => [] as string[]);
@@ -209,6 +218,24 @@ describe('symsrv fetch', () => {
     await new Promise((r) => child.once('exit', r));
     const left = await readdir(folder);
     assert.ok(left.length === 1 && left[0]!.endsWith('.symsrv-tmp'), `only a temp file: ${left}`);
+    const r = symsrv(['fetch', '-y', `srv*${cache}*${nginx.url}/store`, '--key', BIG]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await readdir(folder), ['big.bin']);
+    assert.deepEqual(await readFile(join(folder, 'big.bin')), bigBytes);
+  });
+
+  // Files up to 1 MiB are gathered in memory, checked, then written at once: a kill leaves nothing.
+  test('SIGKILL during a small download leaves no file at all; the next run succeeds', async () => {
+    const cache = join(tmp, 'c8');
+    const seen = faults.requests;
+    const child = spawn(process.execPath, [MAIN, 'fetch', '-y', `srv*${cache}*${faults.url}/slow`, '--key', CRASH], { stdio: 'ignore' });
+    // kill once the slow answer is under way (crash.pdb takes ~0.3 s to arrive in 4 KiB steps)
+    for (let i = 0; i < 400 && !faults.log.slice(seen).some((r) => r.url.endsWith('/crash.pdb')); i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const folder = join(cache, 'crash.pdb', '3249D99D0C4049318610F4E4FB0B69361');
+    assert.deepEqual(await files(cache), [], 'nothing in the cache, not even a temp file');
     const r = symsrv(['fetch', '-y', `srv*${cache}*${nginx.url}/store`, '--key', CRASH]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await readdir(folder), ['crash.pdb']);

@@ -1,11 +1,13 @@
 import { createWriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { SymsrvError } from '../errors.js';
+import { BufferSource } from '../io/source.js';
 import type { SymbolKey } from '../keys/key.js';
 import type { HttpResponse } from '../transport/transport.js';
 import { redactUrl, toTransportError } from '../transport/errors.js';
 import { writeAtomically } from './atomic.js';
-import { checkContent } from './validate.js';
+import { checkContent, checkSource } from './validate.js';
 
 /**
  * Bytes buffered toward the disk per download: bounded, so memory does not grow with the file
@@ -13,6 +15,14 @@ import { checkContent } from './validate.js';
  * 1 GiB body: 1 MiB took 1.0-1.1 s, 8 MiB 0.85 s (curl: 0.85-0.95 s); fewer, larger writes.
  */
 const WRITE_BUFFER = 8 * 1024 * 1024;
+
+/**
+ * A body announced (Content-Length) at most this large is gathered in memory, checked there and
+ * written with one call: no write stream, and no second open to check the file. Most symbol files
+ * of a session are small, and for them the stream path cost twice the CPU of the download itself
+ * (0.8 ms against 0.4 ms per 64 KiB file, measured on tmpfs). Memory stays bounded: jobs × 1 MiB.
+ */
+const SMALL_BODY = 1024 * 1024;
 
 export interface DownloadOptions {
   key: SymbolKey;
@@ -26,10 +36,17 @@ export interface DownloadOptions {
 /**
  * Streams a response body into `dir/fileName` through a temp file, checks its length and its
  * content against the key, and only then renames it into place. Memory stays flat whatever the
- * size: the body flows chunk by chunk from the socket to the disk.
+ * size: a large body flows chunk by chunk from the socket to the disk; a small one is checked
+ * before anything is written.
  */
 export async function saveResponse(res: HttpResponse, dir: string, fileName: string, options: DownloadOptions): Promise<string> {
   const where = redactUrl(res.url);
+  const check = { compressed: options.compressed ?? false, origin: where };
+  if (res.contentLength !== undefined && res.contentLength <= SMALL_BODY) {
+    const bytes = await readSmallBody(res, res.contentLength, options);
+    await checkSource(new BufferSource(bytes, where), options.key, check);
+    return writeAtomically(dir, fileName, (temp) => writeFile(temp, bytes));
+  }
   return writeAtomically(dir, fileName, async (temp) => {
     const file = createWriteStream(temp, { highWaterMark: WRITE_BUFFER });
     // Progress is counted off the body's own 'data' events (no extra stream stage per chunk).
@@ -39,7 +56,8 @@ export async function saveResponse(res: HttpResponse, dir: string, fileName: str
     }
     try {
       // A large write buffer lets the file stream gather socket chunks into few big writes (writev).
-      await pipeline(res.body, file, options.signal ? { signal: options.signal } : {});
+      // No signal here: the transport's guard destroys the body with the reason on an abort.
+      await pipeline(res.body, file);
     } catch (err) {
       if (err instanceof SymsrvError) throw err;
       // A write error is ours (disk full, permissions); anything else came from the connection.
@@ -48,14 +66,37 @@ export async function saveResponse(res: HttpResponse, dir: string, fileName: str
       }
       throw toTransportError(err, res.url, options.signal);
     }
-    const received = file.bytesWritten;
-    if (res.contentLength !== undefined && received !== res.contentLength) {
-      throw new SymsrvError(
-        'E_NETWORK',
-        `GET ${where}: the connection ended after ${received} of ${res.contentLength} bytes`,
-        { subject: where },
-      );
-    }
-    await checkContent(temp, options.key, { compressed: options.compressed ?? false, origin: where });
+    checkLength(file.bytesWritten, res.contentLength, where);
+    await checkContent(temp, options.key, check);
   });
+}
+
+/** Reads a body of `expected` bytes (its Content-Length) into one buffer; more or fewer is an error. */
+async function readSmallBody(res: HttpResponse, expected: number, options: DownloadOptions): Promise<Buffer> {
+  const where = redactUrl(res.url);
+  const chunks: Buffer[] = [];
+  let received = 0;
+  try {
+    for await (const chunk of res.body) {
+      const c = chunk as Buffer;
+      received += c.length;
+      // Node's parser stops at Content-Length; this guards the bound on memory all the same.
+      if (received > expected) {
+        res.body.destroy();
+        break;
+      }
+      chunks.push(c);
+      options.onBytes?.(c.length);
+    }
+  } catch (err) {
+    throw toTransportError(err, res.url, options.signal);
+  }
+  checkLength(received, expected, where);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
+}
+
+function checkLength(received: number, expected: number | undefined, where: string): void {
+  if (expected !== undefined && received !== expected) {
+    throw new SymsrvError('E_NETWORK', `GET ${where}: the connection ended after ${received} of ${expected} bytes`, { subject: where });
+  }
 }
