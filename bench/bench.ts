@@ -34,7 +34,7 @@ const ARGV_CHUNK = 2000;
 const TARGET_RATIO = 1.1;
 const TARGET_RSS_MB = 150;
 const SHM = process.env.BENCH_TMPFS ?? '/dev/shm';
-const MAIN = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const MAIN = join(repoRoot, 'dist', 'bin', 'symsrv.js'); // the bundled command, as shipped
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
 interface Scenario {
@@ -310,7 +310,7 @@ async function main(): Promise<void> {
     (t) => spawnSync(t, ['--version'], { stdio: 'ignore' }).error !== undefined,
   );
   if (missing.length > 0) throw new Error(`missing tools: ${missing.join(', ')} (apt-get install curl binutils gcc clang-14 lld-14 nginx-light)`);
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} does not exist: build first (npx tsc -p .)`);
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} does not exist: build first (npm run build)`);
   if (!existsSync(SHM)) throw new Error(`${SHM} does not exist: set BENCH_TMPFS to a tmpfs folder`);
 
   work = await makeTempDir('symsrv-bench-', SHM);

@@ -10,7 +10,7 @@ if [ "${1:-}" = --no-build ]; then
   shift
 else
   [ -d node_modules ] || npm ci --no-audit --no-fund
-  npx tsc -p .
+  npm run --silent build
 fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "bench proxy: needs root (the rig runs squid and winbindd)" >&2

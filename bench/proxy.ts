@@ -31,7 +31,7 @@ const FILE_BYTES = Number(process.env.BENCH_PROXY_FILE_KIB ?? 64) * 1024;
 const JOBS = 8;
 const TARGET_RATIO = 1.1;
 const SHM = process.env.BENCH_TMPFS ?? '/dev/shm';
-const MAIN = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const MAIN = join(repoRoot, 'dist', 'bin', 'symsrv.js'); // the bundled command, as shipped
 const SCHEMES = ['basic', 'digest', 'ntlm', 'negotiate'] as const;
 const ORIGINS = ['http', 'https'] as const;
 
@@ -234,7 +234,7 @@ function table(rows: string[][]): string {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} does not exist: build first (npx tsc -p .)`);
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} does not exist: build first (npm run build)`);
   if (!existsSync(SHM)) throw new Error(`${SHM} does not exist: set BENCH_TMPFS to a tmpfs folder`);
   const t0 = performance.now();
   work = await makeTempDir('symsrv-proxy-bench-', SHM);

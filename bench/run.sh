@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
-npx tsc -p .
+npm run --silent build
 proxy=0
 direct=()
 for a in "$@"; do if [ "$a" = proxy ]; then proxy=1; else direct+=("$a"); fi; done

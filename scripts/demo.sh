@@ -16,7 +16,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-symsrv() { node dist/src/cli/main.js "$@"; }
+symsrv() { node dist/bin/symsrv.js "$@"; }
 
 echo "== 1. a symbol store built from test/fixtures/pdb (keys by 'symsrv key')"
 mkdir -p "$work/store"

@@ -8,6 +8,7 @@ import { startRig, type Rig } from '../../test/rig/rig.js';
 import { listFiles, makeTempDir, removeDir } from '../../test/helpers/tempdir.js';
 import { SymbolClient } from '../client.js';
 import type { CredentialRequest } from './types.js';
+import { CLI } from '../../test/helpers/cli.js';
 
 /**
  * The credential prompt through a real terminal (tmux) and a real squid (Basic): asked on a 407,
@@ -15,7 +16,7 @@ import type { CredentialRequest } from './types.js';
  * while the local cache keeps working, and the password never shows on the screen or in a file.
  */
 
-const MAIN = new URL('../cli/main.js', import.meta.url).pathname;
+const MAIN = CLI; // the bundled command, as shipped
 const FIX = new URL('../../../test/fixtures/', import.meta.url).pathname;
 const CRASH = 'crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb';
 const HELLO = 'HelloWorld.pdb/99891B3ED7AE4C3BABFF8A2B4A9B0C431/HelloWorld.pdb';

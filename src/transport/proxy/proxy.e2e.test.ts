@@ -7,6 +7,7 @@ import { startRig, type Rig } from '../../../test/rig/rig.js';
 import { selfCheck } from '../../../test/rig/selfcheck.js';
 import { listFiles, makeTempDir, removeDir } from '../../../test/helpers/tempdir.js';
 import { SymbolClient } from '../../client.js';
+import { CLI } from '../../../test/helpers/cli.js';
 
 /**
  * `symsrv fetch` through a real squid per scheme (Basic, Digest, NTLM via Samba winbind,
@@ -15,7 +16,7 @@ import { SymbolClient } from '../../client.js';
  * here points at symsrv, not at the rig.
  */
 
-const MAIN = new URL('../../cli/main.js', import.meta.url).pathname;
+const MAIN = CLI; // the bundled command, as shipped
 const FIX = new URL('../../../../test/fixtures/', import.meta.url).pathname;
 const PDBS = ['crash.pdb', 'CrashWithException.pdb', 'HelloWorld.pdb'];
 const KEYS: Record<string, string> = {
