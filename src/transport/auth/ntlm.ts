@@ -11,7 +11,8 @@
  *
  * The same messages also travel under the `Negotiate` scheme name (`{ scheme: 'negotiate' }`):
  * NTLM inside Negotiate, what Windows' SSPI Negotiate package sends when it has no Kerberos ticket,
- * as raw NTLMSSP tokens (no SPNEGO wrapping).
+ * as raw NTLMSSP tokens (no SPNEGO wrapping). negotiate.ts uses it; why raw is the form that
+ * works is in its header.
  *
  * A further 407 after the Type 3 is a refusal: the session answers nothing more (no loop, and no
  * string of failed logins that could lock a directory account).
