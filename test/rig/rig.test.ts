@@ -57,7 +57,7 @@ describe('proxy rig (squid per scheme, winbind, MIT KDC, nginx origins)', () => 
     // No bound on upMs: it includes any wait for another suite's winbindd (about 1 s otherwise).
     t.diagnostic(`up in ${upMs} ms; dir ${rig.dir}`);
     assert.equal(statSync(rig.dir).mode & 0o777, 0o755);
-    assert.deepEqual(Object.keys(rig.proxies).sort(), ['all', 'basic', 'digest', 'negotiate', 'ntlm']);
+    assert.deepEqual(Object.keys(rig.proxies).sort(), ['all', 'basic', 'digest', 'negotiate', 'negotiate-ntlm', 'ntlm']);
     for (const [scheme, p] of Object.entries(rig.proxies)) {
       assert.equal(p.url, `http://localhost:${p.port}`, scheme);
       assert.ok(await isListening(p.port), `squid ${scheme} listens on ${p.port}`);
@@ -73,9 +73,13 @@ describe('proxy rig (squid per scheme, winbind, MIT KDC, nginx origins)', () => 
 
   test('self-check: curl gets through every scheme with the expected 407 counts', async (t) => {
     const report = await selfCheck(rig);
-    t.diagnostic(`self-check in ${report.ms} ms; 407s per curl with 20 URLs: ${JSON.stringify(report.counts)}; all squid, 1 URL: ${JSON.stringify(report.allCounts)}`);
+    t.diagnostic(`self-check in ${report.ms} ms; 407s per curl with 20 URLs: ${JSON.stringify(report.counts)}; all squid, 1 URL: ${JSON.stringify(report.allCounts)}; NTLM in Negotiate: ${JSON.stringify(report.ntlmInNegotiate)}`);
     assert.deepEqual(report.counts, EXPECTED_407);
     assert.deepEqual(report.allOffered, ['Negotiate', 'NTLM', 'Digest', 'Basic']);
+    // negotiate-ntlm: Samba's NTLM client under the Negotiate scheme: one 407 (the Type 2), and one
+    // more for the refusal of a wrong password.
+    const once = { good: 200, bad: 407, good407: 1, bad407: 2 };
+    assert.deepEqual(report.ntlmInNegotiate, { http: once, https: once });
   });
 
   test('a second rig with NTLM fails with a clear message and leaves nothing behind', async () => {

@@ -9,7 +9,7 @@ import { makeTempDir, removeDir } from '../helpers/tempdir.js';
 import { makeTestCertificates } from '../helpers/tls.js';
 import { killAllSync, run, stopAll, tail, tcpStates, waitUntil, type Tracked } from './procs.js';
 import { claim, release, RIG_PREFIX, sweepStaleRigs } from './stale.js';
-import { ALL_SCHEMES, AUTH_REALM, startSquid, type RigScheme, type Squid, type SquidFiles } from './squid.js';
+import { ALL_SCHEMES, AUTH_REALM, startSquid, WINBIND_SCHEMES, type RigScheme, type Squid, type SquidFiles } from './squid.js';
 import { DOMAIN, releaseWinbind, releaseWinbindSync, startWinbind } from './winbind.js';
 
 export type { RigScheme } from './squid.js';
@@ -70,7 +70,7 @@ export interface Rig<S extends RigScheme = RigScheme> {
 
 export interface RigOptions<S extends RigScheme> {
   /**
-   * Which squids to run (default: all five). Without 'ntlm' and 'all' no winbindd is started; the
+   * Which squids to run (default: all six). Without 'ntlm', 'negotiate-ntlm' and 'all' no winbindd is started; the
    * KDC always runs (it is cheap and lets `krb5` always be valid).
    */
   schemes?: S[];
@@ -102,6 +102,7 @@ const PROGRAMS = [
   '/usr/lib/squid/basic_ncsa_auth',
   '/usr/lib/squid/digest_file_auth',
   '/usr/lib/squid/negotiate_kerberos_auth',
+  '/usr/lib/squid/negotiate_wrapper_auth',
   '/usr/sbin/winbindd',
   '/usr/bin/ntlm_auth',
   '/usr/bin/wbinfo',
@@ -161,7 +162,7 @@ export async function startRig<S extends RigScheme = RigScheme>(opts: RigOptions
     await Promise.all(['tls', 'store', 'auth'].map((d) => mkdir(join(dir, d))));
     await chmod(storeRoot, 0o755);
 
-    const needsWinbind = schemes.includes('ntlm' as S) || schemes.includes('all' as S);
+    const needsWinbind = schemes.some((s) => WINBIND_SCHEMES.includes(s));
     const [{ tls, httpsOrigin }, httpOrigin, , krb, smbConf] = await settleAll([
       makeTestCertificates(join(dir, 'tls')).then(async (tls) => ({
         tls,

@@ -1,8 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { makeTempDir, removeDir } from '../helpers/tempdir.js';
 import { tail } from './procs.js';
 import type { Rig, RigScheme } from './rig.js';
@@ -15,7 +17,11 @@ import type { Rig, RigScheme } from './rig.js';
  * invocation each, byte-compared) and cause exactly the 407s of EXPECTED_407; a wrong password (for
  * Negotiate: a ccache without a ticket) gets 407; no credentials get 407 with that scheme's
  * Proxy-Authenticate and no other. The `all` squid offers Negotiate, NTLM, Digest, Basic in that
- * order and accepts each of them. Finally, neither origin ever saw a credential.
+ * order and accepts each of them. The `negotiate-ntlm` squid (Negotiate only, negotiate_wrapper_auth)
+ * takes curl's Kerberos token like `negotiate`, refuses curl's plain NTLM and curl without a ticket
+ * (curl cannot put NTLM inside Negotiate: the gap symsrv fills), and takes Samba's own NTLM client
+ * (`ntlm_auth --helper-protocol=ntlmssp-client-1`) under the Negotiate scheme with the right password
+ * only. Finally, neither origin ever saw a credential.
  *
  * The check adds lines to the squids' and origins' access logs (take count407 differences), and
  * its files live in `storeRoot/_rig-selfcheck/`, removed at the end.
@@ -29,24 +35,28 @@ export const URLS = 20;
  * /work/shared/notes/proxy-rig.md, "curl results"). Digest over HTTP: curl starts every URL of its
  * command line without a nonce. NTLM: the Type-1 goes out pre-emptively, one 407 carries the
  * Type-2, and squid then treats the connection as authenticated. Basic and Negotiate are
- * pre-emptive. Over HTTPS only the one CONNECT is authenticated.
+ * pre-emptive. Over HTTPS only the one CONNECT is authenticated. `negotiate-ntlm` with curl is
+ * Kerberos (`--proxy-negotiate` and a ticket), so it costs what `negotiate` costs.
  */
 export const EXPECTED_407: Record<Exclude<RigScheme, 'all'>, { http: number; https: number }> = {
   basic: { http: 0, https: 0 },
   digest: { http: URLS, https: 1 },
   ntlm: { http: 1, https: 1 },
   negotiate: { http: 0, https: 0 },
+  'negotiate-ntlm': { http: 0, https: 0 },
 };
 
+type OneScheme = 'basic' | 'digest' | 'ntlm' | 'negotiate';
+
 /** On the `all` squid with an explicit curl option, for one URL (HTTP, HTTPS): the same logic. */
-export const EXPECTED_407_ALL_ONE_URL: Record<Exclude<RigScheme, 'all'>, { http: number; https: number }> = {
+export const EXPECTED_407_ALL_ONE_URL: Record<OneScheme, { http: number; https: number }> = {
   basic: { http: 0, https: 0 },
   digest: { http: 1, https: 1 },
   ntlm: { http: 1, https: 1 },
   negotiate: { http: 0, https: 0 },
 };
 
-const SCHEME_HEADER = { basic: 'Basic', digest: 'Digest', ntlm: 'NTLM', negotiate: 'Negotiate' } as const;
+const SCHEME_HEADER = { basic: 'Basic', digest: 'Digest', ntlm: 'NTLM', negotiate: 'Negotiate', 'negotiate-ntlm': 'Negotiate' } as const;
 const ALL_ORDER = ['Negotiate', 'NTLM', 'Digest', 'Basic'];
 
 export interface SelfCheckReport {
@@ -55,7 +65,13 @@ export interface SelfCheckReport {
   /** 407s one curl invocation with URLS files caused, per single-scheme squid. */
   counts: Partial<Record<Exclude<RigScheme, 'all'>, { http: number; https: number }>>;
   /** 407s on the `all` squid, one URL per explicit scheme. */
-  allCounts: Partial<Record<Exclude<RigScheme, 'all'>, { http: number; https: number }>>;
+  allCounts: Partial<Record<OneScheme, { http: number; https: number }>>;
+  /**
+   * `negotiate-ntlm`, Samba's NTLM client under the Negotiate scheme, one URL per origin: the
+   * status with the right password (200) and with a wrong one (407), and the 407s each caused
+   * (1, the Type 2; and 2, the Type 2 and the refusal).
+   */
+  ntlmInNegotiate?: Record<'http' | 'https', { good: number; bad: number; good407: number; bad407: number }>;
   /** Proxy-Authenticate schemes the `all` squid offered, in order (when it runs). */
   allOffered?: string[];
 }
@@ -147,6 +163,46 @@ export async function selfCheck<S extends RigScheme>(rig: Rig<S>): Promise<SelfC
           fail(`no credentials over ${origin}: Proxy-Authenticate ${JSON.stringify(offered)}, expected ["${SCHEME_HEADER[scheme]}"]`);
         }
       }
+      if (scheme === 'negotiate-ntlm') await checkNtlmInNegotiate(proxy.url, proxy.port, fail);
+    };
+
+    /**
+     * What only NTLM inside Negotiate gets through: curl with a password and no ticket (plain NTLM,
+     * or Negotiate whose GSS-API has no NTLM mechanism) is refused; Samba's NTLM client under the
+     * Negotiate scheme is let in with the right password and refused with a wrong one.
+     */
+    const checkNtlmInNegotiate = async (proxyUrl: string, port: number, fail: (what: string) => void): Promise<void> => {
+      const env = { KRB5_CONFIG: rig.krb5.config, KRB5CCNAME: rig.krb5.emptyCcache };
+      for (const option of ['--proxy-ntlm', '--proxy-negotiate']) {
+        for (const origin of ['http', 'https'] as const) {
+          const r = await curl([...WRITE_OUT, '-o', '/dev/null', '--cacert', rig.ca, '--proxy', proxyUrl, option, '-U', `${rig.user}:${rig.password}`, urlOf(origin, files[0]!.path)], env);
+          const status = statusOf(r, origin);
+          if (status !== 407) fail(`curl ${option} with a password and no ticket over ${origin}: ${status}, expected 407`);
+        }
+      }
+      const result = {} as NonNullable<SelfCheckReport['ntlmInNegotiate']>;
+      const smbConf = join(rig.dir, 'samba', 'smb.conf');
+      for (const origin of ['http', 'https'] as const) {
+        const f = files[2]!;
+        const target = origin === 'http' ? urlOf(origin, f.path) : `127.0.0.1:${rig.httpsOrigin.port}`;
+        const row = { good: 0, bad: 0, good407: 0, bad407: 0 };
+        for (const which of ['good', 'bad'] as const) {
+          const before = await rig.count407('negotiate-ntlm' as S);
+          const password = which === 'good' ? rig.password : `wrong-${rig.password}`;
+          const got = await sambaNtlmInNegotiate(port, origin === 'http' ? 'GET' : 'CONNECT', target, rig.user, password, rig.domain, smbConf);
+          row[which] = got.status;
+          row[`${which}407`] = (await rig.count407('negotiate-ntlm' as S)) - before;
+          if (which === 'good' && (got.status !== 200 || (origin === 'http' && !got.body.equals(f.bytes)))) {
+            fail(`Samba's NTLM client under Negotiate over ${origin}: ${got.status} (${got.body.length} bytes), expected 200 and the file`);
+          }
+          if (which === 'bad' && got.status !== 407) fail(`Samba's NTLM client under Negotiate, wrong password, over ${origin}: ${got.status}, expected 407`);
+          // One 407 carries the Type 2; a refused Type 3 gets a second (a bare `Negotiate`).
+          const expected = which === 'good' ? 1 : 2;
+          if (row[`${which}407`] !== expected) fail(`Samba's NTLM client under Negotiate (${which} password) over ${origin}: ${row[`${which}407`]} 407s, expected ${expected}`);
+        }
+        result[origin] = row;
+      }
+      report.ntlmInNegotiate = result;
     };
 
     const checkAll = async (): Promise<void> => {
@@ -218,8 +274,9 @@ export async function selfCheck<S extends RigScheme>(rig: Rig<S>): Promise<SelfC
 
 /** curl's proxy-auth option, -U value and environment for one scheme. */
 function credentials<S extends RigScheme>(rig: Rig<S>, scheme: Exclude<RigScheme, 'all'>, which: 'good' | 'bad'): { option: string; user: string; env: Record<string, string> } {
-  const option = `--proxy-${scheme}`;
-  if (scheme === 'negotiate') {
+  // negotiate-ntlm: curl speaks only Kerberos in Negotiate (checkNtlmInNegotiate covers the NTLM side).
+  const option = scheme === 'negotiate-ntlm' ? '--proxy-negotiate' : `--proxy-${scheme}`;
+  if (scheme === 'negotiate' || scheme === 'negotiate-ntlm') {
     // No password on the wire: "wrong" is a ccache without a ticket (curl then sends nothing).
     return { option, user: ':', env: { KRB5_CONFIG: rig.krb5.config, KRB5CCNAME: which === 'good' ? rig.krb5.ccache : rig.krb5.emptyCcache } };
   }
@@ -256,4 +313,68 @@ async function challenges<S extends RigScheme>(
     .split(/\r?\n/)
     .filter((l) => /^proxy-authenticate:/i.test(l))
     .map((l) => l.slice(l.indexOf(':') + 1).trim().split(/\s+/)[0] ?? '');
+}
+
+/**
+ * One request through the proxy with Samba's NTLM client (`ntlm_auth --helper-protocol=ntlmssp-client-1`,
+ * squid's helper line protocol: `YR` gives the Type 1, `TT <Type 2>` the Type 3) under the
+ * `Negotiate` scheme, on one connection, as Windows' SSPI does without a ticket. `GET url` or
+ * `CONNECT host:port` (then the answer to the CONNECT is all we read). An independent reference:
+ * no code of symsrv's is used.
+ */
+async function sambaNtlmInNegotiate(
+  port: number,
+  method: 'GET' | 'CONNECT',
+  target: string,
+  user: string,
+  password: string,
+  domain: string,
+  smbConf: string,
+): Promise<{ status: number; body: Buffer }> {
+  const helper = spawn('ntlm_auth', ['--helper-protocol=ntlmssp-client-1', `--username=${user}`, `--domain=${domain}`, `--configfile=${smbConf}`], {
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
+  // The password goes in as `PW <base64>` (answered `OK`), not on the command line: it stays out of `ps`.
+  const lines = createInterface({ input: helper.stdout! })[Symbol.asyncIterator]();
+  const ask = async (line: string): Promise<string> => {
+    helper.stdin!.write(`${line}\n`);
+    const next = await lines.next();
+    return next.done ? '' : next.value;
+  };
+  const socket = connect(port, '127.0.0.1');
+  let buffered = Buffer.alloc(0);
+  socket.on('data', (d: Buffer) => void (buffered = Buffer.concat([buffered, d])));
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const waitFor = async (ready: () => boolean): Promise<void> => {
+    const end = Date.now() + 10_000;
+    while (!ready() && Date.now() < end) await Promise.race([new Promise((r) => setTimeout(r, 5)), ended]);
+  };
+  const exchange = async (token: string): Promise<{ status: number; headers: string[]; body: Buffer }> => {
+    buffered = Buffer.alloc(0);
+    socket.write(`${method} ${target} HTTP/1.1\r\nHost: ${method === 'GET' ? new URL(target).host : target}\r\nProxy-Authorization: Negotiate ${token}\r\n\r\n`);
+    await waitFor(() => buffered.includes('\r\n\r\n'));
+    const end = buffered.indexOf('\r\n\r\n');
+    const head = buffered.subarray(0, end).toString('latin1').split('\r\n');
+    const status = Number(head[0]?.split(' ')[1] ?? 0);
+    const length = Number(head.find((h) => /^content-length:/i.test(h))?.split(':')[1] ?? 0);
+    if (method === 'CONNECT' && status === 200) return { status, headers: head, body: Buffer.alloc(0) };
+    await waitFor(() => buffered.length >= end + 4 + length);
+    return { status, headers: head, body: Buffer.from(buffered.subarray(end + 4, end + 4 + length)) };
+  };
+  try {
+    const pw = await ask(`PW ${Buffer.from(password).toString('base64')}`);
+    if (!pw.startsWith('OK')) throw new Error(`ntlm_auth did not take the password: ${pw}`);
+    const type1 = await ask('YR');
+    if (!type1.startsWith('YR ')) throw new Error(`ntlm_auth gave no Type 1: ${type1}`);
+    const first = await exchange(type1.slice(3));
+    const challenge = first.headers.find((h) => /^proxy-authenticate: negotiate \S/i.test(h));
+    if (first.status !== 407 || !challenge) return { status: first.status, body: first.body };
+    const type3 = await ask(`TT ${challenge.split(/\s+/)[2]}`);
+    if (!/^(AF|KK) /.test(type3)) throw new Error(`ntlm_auth gave no Type 3: ${type3}`);
+    const second = await exchange(type3.slice(3));
+    return { status: second.status, body: second.body };
+  } finally {
+    socket.destroy();
+    helper.kill();
+  }
 }

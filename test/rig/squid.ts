@@ -8,10 +8,19 @@ import { launch, rigPort, tail, waitUntil, type Tracked } from './procs.js';
  * `auth_param` is global in squid, and `auth_schemes` only changes which challenges are sent, not
  * what is accepted, so strict per-scheme tests need one process each. `all` offers every scheme,
  * in the order its Proxy-Authenticate headers come out: Negotiate, NTLM, Digest, Basic.
+ *
+ * `negotiate-ntlm` offers only `Negotiate`, answered by squid's negotiate_wrapper_auth (the squid
+ * wiki's Active Directory setup): a token that starts with `NTLMSSP\0` goes to Samba's ntlm_auth
+ * (the `ntlm` squid's helper, same winbindd), anything else to negotiate_kerberos_auth (the
+ * `negotiate` squid's helper, same keytab). So Kerberos works as on `negotiate`, and a client
+ * without a ticket must send raw NTLM messages under the `Negotiate` scheme name.
  */
 
-export type RigScheme = 'basic' | 'digest' | 'ntlm' | 'negotiate' | 'all';
-export const ALL_SCHEMES: readonly RigScheme[] = ['basic', 'digest', 'ntlm', 'negotiate', 'all'];
+export type RigScheme = 'basic' | 'digest' | 'ntlm' | 'negotiate' | 'negotiate-ntlm' | 'all';
+export const ALL_SCHEMES: readonly RigScheme[] = ['basic', 'digest', 'ntlm', 'negotiate', 'negotiate-ntlm', 'all'];
+
+/** The squids whose helpers talk to winbindd (only one winbindd per machine: see winbind.ts). */
+export const WINBIND_SCHEMES: readonly RigScheme[] = ['ntlm', 'negotiate-ntlm', 'all'];
 
 /** Digest realm and Basic realm the proxies announce. */
 export const AUTH_REALM = 'symsrv-rig';
@@ -62,7 +71,8 @@ export async function startSquid(o: SquidOptions, track: (t: Tracked) => void): 
     // squid -N: no daemon, no kid processes: the process we start is the one that serves (and it
     // still drops to cache_effective_user proxy). Its helpers are its children.
     const env = { ...process.env, ...o.files.env };
-    const p = launch('/usr/sbin/squid', ['-N', '-n', `symsrvrig${o.tag}${o.scheme}`, '-f', paths.conf], env);
+    // -n must be alphanumeric: `negotiate-ntlm` loses its dash.
+    const p = launch('/usr/sbin/squid', ['-N', '-n', `symsrvrig${o.tag}${o.scheme.replace(/[^a-z0-9]/g, '')}`, '-f', paths.conf], env);
     track({ name: `squid ${o.scheme}`, pidFile: paths.pid, child: p.child, mark: dir });
     if (await waitUntil(() => isListening(port), 5000, p.exited)) {
       return { scheme: o.scheme, port, dir, accessLog: paths.accessLog, cacheLog: paths.cacheLog };
@@ -76,15 +86,24 @@ export async function startSquid(o: SquidOptions, track: (t: Tracked) => void): 
 }
 
 function authBlock(scheme: Exclude<RigScheme, 'all'>, f: SquidFiles): string {
+  // -s GSS_C_NO_NAME: accept any principal of the keytab (HTTP/localhost and HTTP/127.0.0.1).
+  const kerberos = `/usr/lib/squid/negotiate_kerberos_auth -k ${f.keytab} -s GSS_C_NO_NAME`;
+  const ntlm = `/usr/bin/ntlm_auth --helper-protocol=squid-2.5-ntlmssp --configfile=${f.smbConf}`;
   switch (scheme) {
     case 'negotiate':
-      // -s GSS_C_NO_NAME: accept any principal of the keytab (HTTP/localhost and HTTP/127.0.0.1).
-      return `auth_param negotiate program /usr/lib/squid/negotiate_kerberos_auth -k ${f.keytab} -s GSS_C_NO_NAME
+      return `auth_param negotiate program ${kerberos}
+auth_param negotiate children 5 startup=1 idle=1
+auth_param negotiate keep_alive on
+`;
+    case 'negotiate-ntlm':
+      // negotiate_wrapper_auth [-d] --ntlm CMD ARGS --kerberos CMD ARGS: each helper's arguments
+      // run up to the other flag; it starts both helpers and routes each token by its first bytes.
+      return `auth_param negotiate program /usr/lib/squid/negotiate_wrapper_auth --ntlm ${ntlm} --kerberos ${kerberos}
 auth_param negotiate children 5 startup=1 idle=1
 auth_param negotiate keep_alive on
 `;
     case 'ntlm':
-      return `auth_param ntlm program /usr/bin/ntlm_auth --helper-protocol=squid-2.5-ntlmssp --configfile=${f.smbConf}
+      return `auth_param ntlm program ${ntlm}
 auth_param ntlm children 5 startup=1 idle=1
 auth_param ntlm keep_alive on
 `;

@@ -75,7 +75,7 @@ export async function claimWinbind(dir: string, waitMs: number): Promise<void> {
       throw new Error(
         'another winbindd already answers on /run/samba/winbindd/pipe, or is about to: Samba hard-codes that ' +
           'socket, so only one rig with NTLM can run per machine. Stop the other rig (or that winbindd), start ' +
-          `this one without 'ntlm' and 'all', or pass winbindWaitMs to wait for it. ${busy}`,
+          `this one without 'ntlm', 'negotiate-ntlm' and 'all', or pass winbindWaitMs to wait for it. ${busy}`,
       );
     }
     await sleep(200);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { challengeFor, chooseScheme, parseChallenges, parseUserSpec } from './challenge.js';
+import { challengeFor, chooseScheme, negotiateMechanism, parseChallenges, parseUserSpec } from './challenge.js';
 import type { Challenge } from './types.js';
 
 describe('parseChallenges', () => {
@@ -223,5 +223,27 @@ describe('challengeFor', () => {
       'Digest realm="r", nonce="3", algorithm=SHA-1, qop="auth"',
     ]);
     assert.equal(challengeFor(offered, 'digest')?.params['nonce'], '2');
+  });
+});
+
+describe('negotiateMechanism: Kerberos, NTLM inside Negotiate, or nothing', () => {
+  const m = (kerberosUnavailable: boolean, credentials: boolean, ntlmOffered: boolean | undefined, ntlmInsideFailed = false) =>
+    negotiateMechanism({ kerberosUnavailable, credentials, ntlmOffered, ntlmInsideFailed });
+
+  test('Kerberos first while it may work; NTLM inside only as its fallback, on a proxy known to offer no plain NTLM', () => {
+    assert.equal(m(false, false, undefined), 'kerberos');
+    assert.equal(m(false, true, undefined), 'kerberos', 'a first message to an unknown proxy does not guess NTLM inside');
+    assert.equal(m(false, true, true), 'kerberos', 'plain NTLM is offered: it stays the fallback');
+    assert.equal(m(false, true, false), 'kerberos-then-ntlm');
+    assert.equal(m(false, false, false), 'kerberos', 'no credentials, no NTLM');
+  });
+
+  test('Kerberos known not to work: NTLM inside Negotiate when it can be used, else nothing', () => {
+    assert.equal(m(true, true, false), 'ntlm');
+    assert.equal(m(true, true, true), undefined, 'the plain NTLM scheme answers instead');
+    assert.equal(m(true, true, undefined), undefined);
+    assert.equal(m(true, false, false), undefined, 'no credentials');
+    assert.equal(m(true, true, false, true), undefined, "the proxy's Negotiate already ignored an NTLM Type 1");
+    assert.equal(m(false, true, false, true), 'kerberos');
   });
 });

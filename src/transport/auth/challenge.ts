@@ -201,3 +201,28 @@ export function challengeFor(offered: Challenge[], scheme: SchemeName): Challeng
   if (scheme === 'digest') return pickDigestChallenge(offered);
   return offered.find((c) => c.scheme === scheme);
 }
+
+/**
+ * What a Negotiate session may send to this proxy:
+ * - `kerberos`: a Kerberos token, and nothing when Kerberos cannot be used;
+ * - `kerberos-then-ntlm`: Kerberos, and NTLM inside Negotiate when Kerberos cannot be used;
+ * - `ntlm`: NTLM inside Negotiate right away (Kerberos is known not to work here);
+ * - undefined: nothing (Kerberos does not work and NTLM inside Negotiate cannot or should not).
+ *
+ * NTLM inside Negotiate needs credentials, and is used only when the proxy is known NOT to offer
+ * the plain `NTLM` scheme among those allowed (`ntlmOffered === false`): where both are offered,
+ * plain NTLM stays the fallback, as before (squid with negotiate_kerberos_auth beside ntlm_auth
+ * refuses NTLM tokens under Negotiate). Before the proxy has said what it offers (`undefined`, a
+ * pre-emptive first message) it is not guessed: a plain-NTLM proxy would answer it with a 407.
+ * `ntlmInsideFailed`: the proxy already showed that its Negotiate takes no NTLM.
+ */
+export function negotiateMechanism(state: {
+  kerberosUnavailable: boolean;
+  credentials: boolean;
+  ntlmOffered: boolean | undefined;
+  ntlmInsideFailed?: boolean;
+}): 'kerberos' | 'kerberos-then-ntlm' | 'ntlm' | undefined {
+  const ntlmInside = state.credentials && state.ntlmOffered === false && !state.ntlmInsideFailed;
+  if (!state.kerberosUnavailable) return ntlmInside ? 'kerberos-then-ntlm' : 'kerberos';
+  return ntlmInside ? 'ntlm' : undefined;
+}

@@ -6,6 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { startKdc, type Kdc } from '../../../test/helpers/kdc.js';
 import { makeTempDir, removeDir } from '../../../test/helpers/tempdir.js';
 import { createNegotiateSession, loadKerberos, servicePrincipalName, type KerberosClientLike, type KerberosLike } from './negotiate.js';
+import { buildChallenge, hex, readType3, u16 } from '../../../test/helpers/ntlm.js';
+import { negotiateMessage } from './ntlm-messages.js';
 import type { AuthRequest, Challenge } from './types.js';
 
 const REQ: AuthRequest = { method: 'CONNECT', uri: 'origin.test:443', proxyHost: 'proxy.test' };
@@ -159,16 +161,87 @@ describe('createNegotiateSession: one connection\'s state machine (scripted GSS-
     assert.match(s.lastError!, /^Kerberos did not answer in time/);
   });
 
-  test('the NTLM fallback credentials never reach lastError', async () => {
-    const f = fakeKerberos({ init: () => { throw new Error('Cannot contact any KDC for realm'); } });
+});
+
+describe('NTLM inside Negotiate: fallbackNtlm when Kerberos cannot be used (scripted GSS-API)', () => {
+  const creds = { user: 'alice', password: 'hunter2-secret', domain: 'CORP' };
+  const noKdc = (): ReturnType<typeof fakeKerberos> =>
+    fakeKerberos({
+      init: () => {
+        throw new Error('Cannot contact any KDC for realm');
+      },
+    });
+  const type2 = (): string => buildChallenge({ pairs: [[2, u16('CORP')], [7, hex('0090d336b734c301')]] }).toString('base64');
+  const token = (h: string | undefined): Buffer => Buffer.from(h!.slice('Negotiate '.length), 'base64');
+
+  test('Kerberos unusable: the NTLM Type 1, raw, under Negotiate; the Type 3 for the Type 2; then nothing', async () => {
+    const f = noKdc();
+    const s = createNegotiateSession({ proxyHost: 'proxy.test', loadKerberos: async () => f.k, fallbackNtlm: creds });
+    const h1 = await s.respond(REQ, undefined);
+    assert.equal(h1, `Negotiate ${negotiateMessage().toString('base64')}`);
+    assert.equal(s.mechanism, 'ntlm');
+    assert.match(s.kerberosError!, /KDC cannot be reached/);
+    const h3 = await s.respond(REQ, negotiate(type2()));
+    assert.equal(token(h3).subarray(0, 12).toString('latin1'), 'NTLMSSP\0\x03\0\0\0');
+    assert.equal(readType3(token(h3)).user, 'alice');
+    assert.equal(await s.respond(REQ, undefined), undefined, 'the connection is authenticated');
+    assert.equal(s.credentialsRefused, false);
+  });
+
+  test('a bare Negotiate after the Type 3 is a refusal of the credentials; no password anywhere', async () => {
+    const f = noKdc();
+    const s = createNegotiateSession({ proxyHost: 'proxy.test', loadKerberos: async () => f.k, fallbackNtlm: creds });
+    await s.respond(REQ, undefined);
+    await s.respond(REQ, negotiate(type2()));
+    assert.equal(await s.respond(REQ, negotiate()), undefined);
+    assert.equal(s.credentialsRefused, true);
+    assert.match(s.lastError!, /refused the NTLM credentials of CORP\\alice/);
+    for (const text of [s.lastError!, s.kerberosError!]) assert.ok(!text.includes(creds.password));
+    assert.equal(await s.respond(REQ, negotiate(type2())), undefined, 'no second try');
+  });
+
+  test('a bare Negotiate after the Type 1: the acceptor has no NTLM, which is not a refused password', async () => {
+    const f = noKdc();
+    const s = createNegotiateSession({ proxyHost: 'proxy.test', loadKerberos: async () => f.k, fallbackNtlm: creds });
+    await s.respond(REQ, negotiate());
+    assert.equal(await s.respond(REQ, negotiate()), undefined);
+    assert.equal(s.credentialsRefused, false);
+    assert.match(s.lastError!, /Negotiate does not take NTLM/);
+  });
+
+  test('Kerberos known not to work (kerberosUnavailable): GSS-API is not asked again, NTLM starts at once', async () => {
     const s = createNegotiateSession({
       proxyHost: 'proxy.test',
-      loadKerberos: async () => f.k,
-      fallbackNtlm: { user: 'alice', password: 'hunter2-secret', domain: 'CORP' },
+      loadKerberos: () => assert.fail('GSS-API asked again'),
+      kerberosUnavailable: 'no Kerberos ticket',
+      fallbackNtlm: creds,
     });
+    assert.match((await s.respond(REQ, undefined))!, /^Negotiate TlRMTVNTUAABAAAA/);
+    assert.equal(s.kerberosError, 'no Kerberos ticket');
+  });
+
+  test('Kerberos known not to work and no credentials: nothing, and the reason', async () => {
+    const s = createNegotiateSession({ proxyHost: 'proxy.test', loadKerberos: () => assert.fail('asked'), kerberosUnavailable: 'no Kerberos ticket' });
     assert.equal(await s.respond(REQ, undefined), undefined);
-    assert.match(s.lastError!, /KDC cannot be reached/);
-    assert.ok(!s.lastError!.includes('hunter2-secret'));
+    assert.equal(s.lastError, 'no Kerberos ticket');
+    assert.equal(s.mechanism, undefined);
+  });
+
+  test('with a ticket Kerberos wins, credentials or not', async () => {
+    const f = fakeKerberos({});
+    const s = createNegotiateSession({ proxyHost: 'proxy.test', loadKerberos: async () => f.k, fallbackNtlm: creds });
+    assert.equal(await s.respond(REQ, undefined), 'Negotiate first-token');
+    assert.equal(s.mechanism, 'kerberos');
+    assert.equal(s.kerberosError, undefined);
+  });
+
+  test('a Kerberos token the proxy refused does not turn into NTLM on that connection', async () => {
+    const f = fakeKerberos({});
+    const s = createNegotiateSession({ proxyHost: 'proxy.test', loadKerberos: async () => f.k, fallbackNtlm: creds });
+    await s.respond(REQ, undefined);
+    assert.equal(await s.respond(REQ, negotiate()), undefined);
+    assert.equal(s.mechanism, 'kerberos');
+    assert.match(s.lastError!, /refused the Kerberos ticket/);
   });
 });
 

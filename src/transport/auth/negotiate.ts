@@ -15,26 +15,48 @@
  * the session sends at most MAX_TOKENS tokens, then answers nothing more.
  *
  * When Kerberos cannot be used (the package is missing or does not load, there is no ticket, the
- * KDC cannot be reached, the KDC does not know the proxy's service principal) respond returns
- * undefined and `lastError` says why, so the caller moves to the next scheme the proxy offers
- * (NTLM, Digest, Basic) and can name the reason if all fail. curl, by contrast, picks Negotiate,
- * has no token, and stops with a 407.
+ * KDC cannot be reached, the KDC does not know the proxy's service principal), `kerberosError`
+ * says why, and:
+ * - with `fallbackNtlm` credentials the session goes on with NTLM inside Negotiate: the NTLM
+ *   handshake of ntlm.ts, its raw NTLMSSP messages under the `Negotiate` scheme name, on the same
+ *   connection (see below);
+ * - without, respond returns undefined and `lastError` says why, so the caller moves to the next
+ *   scheme the proxy offers (NTLM, Digest, Basic) and can name the reason if all fail. curl, by
+ *   contrast, picks Negotiate, has no token, and stops with a 407.
+ * Which of the two is the caller's choice (`negotiateMechanism` in challenge.ts): NTLM inside
+ * Negotiate only when the proxy does not offer the plain `NTLM` scheme, which stays the first
+ * fallback where it is offered (it is what most NTLM proxies expect).
+ *
+ * NTLM inside Negotiate, on the wire (what Windows' SSPI Negotiate package sends without a ticket):
+ *
+ *     request + Proxy-Authorization: Negotiate <NTLM Type 1, raw: TlRMTVNTUAAB...>
+ *     407    + Proxy-Authenticate:  Negotiate <NTLM Type 2>
+ *     request + Proxy-Authorization: Negotiate <NTLM Type 3>
+ *     200 (a bare `Negotiate` 407 instead: the password was refused; the session ends)
+ *
+ * Raw, not SPNEGO-wrapped (a NegTokenInit offering the NTLMSSP OID 1.3.6.1.4.1.311.2.2.10): squid's
+ * negotiate_wrapper_auth, the squid wiki's Active Directory setup, routes a token to its NTLM
+ * helper only when it starts with `NTLMSSP\0` and sends anything else to the Kerberos helper,
+ * which refuses a wrapped NTLM token ("An unsupported mechanism was requested"); Samba's own
+ * Negotiate helper (`ntlm_auth --helper-protocol=gss-spnego`) takes raw NTLMSSP as well as the
+ * wrapped form (its SPNEGO server falls back to the mechanism whose magic matches). So the raw
+ * form works with both, and the wrapped one would need a second encoder and, once Samba sees the
+ * NTLM MIC, a SPNEGO mechListMIC signed with NTLM session keys — for no acceptor we know that needs
+ * it. (Verified with the rig's negotiate-ntlm squid and Samba 4.17's helpers: test/rig/README.md.)
+ * A Negotiate acceptor without NTLM (negotiate_kerberos_auth alone) answers the Type 1 with a
+ * bare 407: that is not a refusal of the password, and `credentialsRefused` stays false.
  *
  * SPN: `HTTP@<proxy host as written in the proxy URL>` (a GSS host-based service name; MIT turns
  * it into HTTP/host@REALM without DNS canonicalisation when krb5.conf says so); on Windows SSPI
  * wants the SPN form `HTTP/<host>`, as @vscode/proxy-agent passes it.
  *
- * NTLM inside SPNEGO (`fallbackNtlm`) is not done: a proxy that offers Negotiate with an NTLM
- * acceptor offers the plain `NTLM` scheme beside it (squid with both helpers, Windows proxies),
- * squid's negotiate_kerberos_auth accepts no NTLMSSP token at all, and SPNEGO-wrapped NTLM needs
- * a mechListMIC signed with NTLM session keys — a second protocol for no proxy we know that
- * needs it. The fallback is the caller's: the plain NTLM scheme with the same credentials.
- *
  * Security: a Kerberos token is bound to the proxy's service principal; only that proxy can read
  * it. Delegation (GSS_C_DELEG_FLAG) is never asked for: it would hand the user's TGT to the proxy.
- * lastError holds GSS-API's messages (principal and cache names), never a credential.
+ * lastError holds GSS-API's messages (principal and cache names), never a credential. The NTLM
+ * messages carry proofs of the password, never the password (ntlm.ts), to the proxy only.
  */
 
+import { createNtlmSession, type NtlmSession } from './ntlm.js';
 import type { AuthRequest, AuthSession, Challenge, Credentials } from './types.js';
 
 /** The part of the `kerberos` package used here (typed locally: the package is optional). */
@@ -55,10 +77,15 @@ export interface NegotiateOptions {
   /** The proxy's host name exactly as written in the proxy URL (IPv6 brackets are removed). */
   proxyHost: string;
   /**
-   * Accepted for the API's shape, not used: NTLM inside SPNEGO is not done (see the header). The
-   * caller falls back to the plain NTLM scheme with these credentials.
+   * NTLM inside Negotiate: when Kerberos cannot be used, these credentials answer with raw NTLM
+   * messages under the Negotiate scheme (see the header). Without them the session gives up.
    */
   fallbackNtlm?: Credentials;
+  /**
+   * Kerberos is already known not to work with this proxy (the reason, from an earlier session):
+   * not tried again; with `fallbackNtlm` the session starts with NTLM, else it has nothing.
+   */
+  kerberosUnavailable?: string;
   /** Longest wait for GSS-API (ticket cache, KDC) per step; default 15 s. */
   timeoutMs?: number;
   /** Tests: a stand-in for `import('kerberos')`. */
@@ -70,6 +97,12 @@ export interface NegotiateOptions {
 export interface NegotiateSession extends AuthSession {
   /** Why the session has no (more) token to give, for the caller's final error message. */
   readonly lastError: string | undefined;
+  /** Why Kerberos could not be used (also when NTLM took over); undefined while it may work. */
+  readonly kerberosError: string | undefined;
+  /** What the tokens carry: `kerberos`, or `ntlm` (NTLM inside Negotiate); undefined before the first. */
+  readonly mechanism: 'kerberos' | 'ntlm' | undefined;
+  /** The proxy refused the NTLM credentials (a wrong password), as opposed to having no use for them. */
+  readonly credentialsRefused: boolean;
 }
 
 /** Tokens one session sends at most: the first, and one continuation for a mutual-auth round. */
@@ -109,6 +142,10 @@ export function createNegotiateSession(options: NegotiateOptions): NegotiateSess
   let tokensSent = 0;
   let client: KerberosClientLike | undefined;
   let lastError: string | undefined;
+  let kerberosError = options.kerberosUnavailable;
+  let mechanism: 'kerberos' | 'ntlm' | undefined;
+  /** NTLM inside Negotiate, once Kerberos gave way: every later round is its. */
+  let ntlm: NtlmSession | undefined;
 
   const giveUp = (why: string): undefined => {
     state = 'done';
@@ -125,7 +162,22 @@ export function createNegotiateSession(options: NegotiateOptions): NegotiateSess
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   };
 
-  const first = async (): Promise<string | undefined> => {
+  /** The first token: Kerberos's, or (when it cannot be used and there are credentials) NTLM's Type 1. */
+  const first = async (request: AuthRequest): Promise<string | undefined> => {
+    if (kerberosError === undefined) {
+      const token = await firstKerberos();
+      if (token !== undefined) return token;
+      kerberosError = lastError;
+    }
+    if (!options.fallbackNtlm) return giveUp(kerberosError ?? 'Kerberos cannot be used');
+    ntlm = createNtlmSession(options.fallbackNtlm, { scheme: 'negotiate' });
+    mechanism = 'ntlm';
+    state = 'sent';
+    // The Type 1, raw under `Negotiate`: to the proxy only, on this session's connection (ntlm.ts).
+    return ntlm.respond(request, undefined);
+  };
+
+  const firstKerberos = async (): Promise<string | undefined> => {
     let k: KerberosLike;
     try {
       k = await load();
@@ -145,6 +197,7 @@ export function createNegotiateSession(options: NegotiateOptions): NegotiateSess
     }
     if (!token) return giveUp(`Kerberos produced no token for ${spn}`);
     state = 'sent';
+    mechanism = 'kerberos';
     tokensSent = 1;
     // To the proxy only: a ticket for its own service principal, which only it can read.
     return `Negotiate ${token}`;
@@ -167,16 +220,26 @@ export function createNegotiateSession(options: NegotiateOptions): NegotiateSess
   return {
     scheme: 'negotiate',
     get lastError() {
-      return lastError;
+      return ntlm ? ntlm.lastError : lastError;
     },
-    async respond(_request: AuthRequest, challenge: Challenge | undefined): Promise<string | undefined> {
+    get kerberosError() {
+      return kerberosError;
+    },
+    get mechanism() {
+      return mechanism;
+    },
+    get credentialsRefused() {
+      return ntlm?.refused ?? false;
+    },
+    async respond(request: AuthRequest, challenge: Challenge | undefined): Promise<string | undefined> {
+      if (ntlm) return ntlm.respond(request, challenge);
       if (state === 'done') return undefined;
       if (challenge === undefined) {
         // Pre-emptive on a new connection; after our token the connection needs no header.
-        return state === 'start' ? first() : undefined;
+        return state === 'start' ? first(request) : undefined;
       }
       if (challenge.scheme !== 'negotiate') return undefined;
-      if (state === 'start') return first();
+      if (state === 'start') return first(request);
       // A 407 after our token.
       if (challenge.token === undefined || challenge.token === '') {
         return giveUp(`the proxy refused the Kerberos ticket for ${spn}`);
@@ -200,7 +263,7 @@ export function createNegotiateSession(options: NegotiateOptions): NegotiateSess
 
 /** A short reason from a GSS-API message, for a person. */
 function reason(detail: string, spn: string): string {
-  const noTicket = /No Kerberos credentials|No credentials cache|credentials cache.*not found|Bad format in credentials cache|SPNEGO cannot find/i;
+  const noTicket = /No Kerberos credentials|No credentials cache|credentials cache.*not found|Credential cache is empty|Bad format in credentials cache|SPNEGO cannot find/i;
   if (noTicket.test(detail)) {
     return 'no Kerberos ticket (run kinit, or check KRB5CCNAME)';
   }

@@ -1,15 +1,24 @@
 import { SymsrvError } from '../../errors.js';
 import { basicCredentials, createBasicSession } from '../auth/basic.js';
-import { challengeFor, chooseScheme, parseChallenges, parseUserSpec } from '../auth/challenge.js';
+import { challengeFor, chooseScheme, negotiateMechanism, parseChallenges, parseUserSpec } from '../auth/challenge.js';
 import type { CredentialRequest } from '../../prompts/types.js';
 import { createDigestSession } from '../auth/digest.js';
-import { createNegotiateSession } from '../auth/negotiate.js';
+import { createNegotiateSession, type NegotiateSession } from '../auth/negotiate.js';
 import { createNtlmSession } from '../auth/ntlm.js';
 import { SCHEME_STRENGTH, type AuthRequest, type AuthSession, type SchemeName } from '../auth/types.js';
 import type { ResolvedCredentials } from './credentials.js';
 import { describeProxy } from './select.js';
 
-export const TITLE: Record<SchemeName, string> = { negotiate: 'Negotiate', ntlm: 'NTLM', digest: 'Digest', basic: 'Basic' };
+/** A scheme as accepted: `negotiate-ntlm` is NTLM inside Negotiate (no Kerberos ticket). */
+export type AcceptedScheme = SchemeName | 'negotiate-ntlm';
+
+export const TITLE: Record<AcceptedScheme, string> = {
+  negotiate: 'Negotiate',
+  'negotiate-ntlm': 'Negotiate (NTLM)',
+  ntlm: 'NTLM',
+  digest: 'Digest',
+  basic: 'Basic',
+};
 
 export interface ProxyAuthOptions {
   /** Schemes allowed, in the order to prefer them (`--proxy-auth LIST`); default strongest first. */
@@ -35,11 +44,15 @@ export class ProxyAuth {
   private basic: AuthSession | undefined;
   private digest: AuthSession | undefined;
   /** The scheme of the last accepted request, for `!sym noisy` and `--verbose`. */
-  lastAccepted: SchemeName | undefined;
+  lastAccepted: AcceptedScheme | undefined;
   /** The connection scheme that worked: new connections open with its first message. */
   connectionScheme: 'ntlm' | 'negotiate' | undefined;
   /** Why Kerberos cannot work in this session (no ticket...): not tried again. */
   negotiateUnavailable: string | undefined;
+  /** Why this proxy's Negotiate takes no NTLM (it ignored a Type 1): NTLM inside Negotiate is not tried again. */
+  ntlmInsideFailed: string | undefined;
+  /** The schemes the proxy's last 407 offered that we may use (undefined before any 407). */
+  offered: readonly SchemeName[] | undefined;
   /** Connection schemes sent up front that this proxy turned out not to offer: not sent up front again. */
   readonly notOffered = new Set<SchemeName>();
 
@@ -127,6 +140,7 @@ export class ConnectionAuth {
     if (a.connectionScheme) {
       this.session = this.newSession(a.connectionScheme, request);
       const h = this.session ? await this.session.respond(request, undefined) : undefined;
+      this.noteKerberos(this.session);
       if (h) {
         this.lastScheme = a.connectionScheme;
         return h;
@@ -157,12 +171,12 @@ export class ConnectionAuth {
       const session = this.newSession(scheme, request);
       if (!session) continue;
       const h = await session.respond(request, undefined);
+      this.noteKerberos(session);
       if (h) {
         this.session = session;
         this.lastScheme = scheme;
         return h;
       }
-      if (scheme === 'negotiate') a.negotiateUnavailable ??= (session as { lastError?: string }).lastError ?? 'no Kerberos ticket';
     }
     return undefined;
   }
@@ -182,8 +196,10 @@ export class ConnectionAuth {
         if (!(err instanceof SymsrvError) || (err.code !== 'E_PROXY_AUTH' && err.code !== 'E_PROXY_AUTH_REQUIRED')) throw err;
         if ((err as { final?: boolean }).final) throw err;
         const challenges = parseChallenges(header);
-        // Only a password scheme can use what a person types.
-        if (!chooseScheme(challenges, this.auth.allowed).some((s) => s !== 'negotiate')) throw err;
+        // Only a password scheme can use what a person types (Negotiate too, when it falls back to NTLM).
+        const a = this.auth;
+        const ntlmInside = a.negotiateUnavailable !== undefined && a.ntlmInsideFailed === undefined;
+        if (!chooseScheme(challenges, a.allowed).some((s) => s !== 'negotiate' || ntlmInside)) throw err;
         const realm = challenges.find((c) => c.params['realm'])?.params['realm'];
         const names = [...new Set(challenges.map((c) => TITLE[c.scheme as SchemeName] ?? c.scheme))];
         if (!(await this.auth.ask(names, realm, err.code === 'E_PROXY_AUTH'))) throw err;
@@ -198,6 +214,7 @@ export class ConnectionAuth {
     const a = this.auth;
     const challenges = parseChallenges(header);
     const offered = chooseScheme(challenges, a.allowed);
+    a.offered = offered;
     const where = describeProxy(a.proxy);
     if (offered.length === 0) {
       const names = challenges.map((c) => c.scheme).join(', ') || 'none';
@@ -220,7 +237,10 @@ export class ConnectionAuth {
         if (h) return h;
       }
       if (this.lastScheme === 'negotiate') {
-        a.negotiateUnavailable ??= 'the proxy refused the Kerberos token';
+        const n = this.session as NegotiateSession;
+        if (n.mechanism !== 'ntlm') a.negotiateUnavailable ??= 'the proxy refused the Kerberos token';
+        else if (n.credentialsRefused) throw this.refused(request, 'negotiate-ntlm'); // as for NTLM below
+        else if (info.sameConnection) a.ntlmInsideFailed ??= n.lastError ?? "the proxy's Negotiate does not take NTLM";
       } else if (info.sameConnection || !connectionScheme) {
         // Credentials were sent and refused: do not try weaker schemes with the same password
         // (another failed logon counts toward account lockout, and Basic would expose it).
@@ -230,20 +250,21 @@ export class ConnectionAuth {
 
     let missingCredentials = false;
     for (const scheme of offered) {
-      if (scheme === 'negotiate' && a.negotiateUnavailable) continue;
       const session = scheme === 'basic' || scheme === 'digest' ? a.shared(scheme) : this.newSession(scheme, request);
       if (!session) {
-        missingCredentials = true;
+        // Negotiate has nothing to send (no Kerberos, no NTLM inside): that alone asks for no password.
+        if (scheme !== 'negotiate') missingCredentials = true;
         continue;
       }
       const h = await session.respond(request, challengeFor(challenges, scheme));
+      this.noteKerberos(session);
       if (h) {
         this.session = session;
         this.lastScheme = scheme;
         return h;
       }
       if (scheme === 'negotiate') {
-        a.negotiateUnavailable = (session as { lastError?: string }).lastError ?? 'no Kerberos ticket';
+        a.negotiateUnavailable ??= (session as NegotiateSession).lastError ?? 'no Kerberos ticket';
         continue;
       }
       throw this.refused(request, scheme);
@@ -254,16 +275,18 @@ export class ConnectionAuth {
 
   /** The proxy accepted the last header: remember a connection scheme for new connections. */
   accepted(): void {
-    if (this.lastScheme) this.auth.lastAccepted = this.lastScheme;
+    const label = this.label();
+    if (label) this.auth.lastAccepted = label;
     if (this.lastScheme === 'ntlm' || this.lastScheme === 'negotiate') this.auth.connectionScheme = this.lastScheme;
   }
 
-  refused(_request: AuthRequest, scheme = this.lastScheme): SymsrvError {
+  refused(_request: AuthRequest, scheme: AcceptedScheme | undefined = this.label()): SymsrvError {
     const where = describeProxy(this.auth.proxy);
     const creds = this.auth.credentials;
     const title = scheme ? TITLE[scheme] : 'no usable scheme';
     if (scheme === 'negotiate' || !creds) {
-      const why = this.auth.negotiateUnavailable ? `: ${this.auth.negotiateUnavailable}` : '';
+      const reasons = [this.auth.negotiateUnavailable, this.auth.ntlmInsideFailed].filter((r) => r !== undefined);
+      const why = reasons.length > 0 ? `: ${reasons.join('; ')}` : '';
       return new SymsrvError('E_PROXY_AUTH', `proxy authentication failed at ${where} (${title}${why})`, { subject: where });
     }
     return new SymsrvError('E_PROXY_AUTH', `proxy authentication failed for ${creds.typed} at ${where} (${title})`, { subject: where });
@@ -282,12 +305,36 @@ export class ConnectionAuth {
     );
   }
 
+  /** The scheme of this connection's handshake as a person reads it: NTLM inside Negotiate is `negotiate-ntlm`. */
+  private label(): AcceptedScheme | undefined {
+    if (this.lastScheme === 'negotiate' && (this.session as NegotiateSession | undefined)?.mechanism === 'ntlm') return 'negotiate-ntlm';
+    return this.lastScheme;
+  }
+
+  /** Why Kerberos could not be used, once a Negotiate session found out (also when NTLM took over). */
+  private noteKerberos(session: AuthSession | undefined): void {
+    if (session?.scheme !== 'negotiate') return;
+    const why = (session as NegotiateSession).kerberosError;
+    if (why !== undefined) this.auth.negotiateUnavailable ??= why;
+  }
+
   private newSession(scheme: SchemeName, _request: AuthRequest): AuthSession | undefined {
     const a = this.auth;
     switch (scheme) {
-      case 'negotiate':
-        if (a.negotiateUnavailable) return undefined;
-        return createNegotiateSession({ proxyHost: a.proxy.hostname });
+      case 'negotiate': {
+        const mechanism = negotiateMechanism({
+          kerberosUnavailable: a.negotiateUnavailable !== undefined,
+          credentials: a.credentials !== undefined,
+          ntlmOffered: a.offered ? a.offered.includes('ntlm') : undefined,
+          ntlmInsideFailed: a.ntlmInsideFailed !== undefined,
+        });
+        if (mechanism === undefined) return undefined;
+        return createNegotiateSession({
+          proxyHost: a.proxy.hostname,
+          ...(mechanism !== 'kerberos' && a.credentials ? { fallbackNtlm: a.credentials } : {}),
+          ...(mechanism === 'ntlm' ? { kerberosUnavailable: a.negotiateUnavailable } : {}),
+        });
+      }
       case 'ntlm':
         return a.credentials ? createNtlmSession(a.credentials) : undefined;
       case 'digest':
