@@ -55,6 +55,12 @@ export class ProxyAuth {
   offered: readonly SchemeName[] | undefined;
   /** Connection schemes sent up front that this proxy turned out not to offer: not sent up front again. */
   readonly notOffered = new Set<SchemeName>();
+  /**
+   * The credentials this proxy refused, and its error. They are never sent again: every try is
+   * one more failed logon toward the account's lockout, and a run of 200 files would otherwise
+   * try each file (and each probe) once. Only new credentials (from the prompt) are tried.
+   */
+  refusal: { credentials: ResolvedCredentials; error: SymsrvError } | undefined;
 
   constructor(
     readonly proxy: URL,
@@ -110,6 +116,16 @@ export class ProxyAuth {
     return this.asking.then((fresh) => fresh || this.creds !== before);
   }
 
+  /** Whether a prompt can give other credentials than the ones refused. */
+  get canAsk(): boolean {
+    return this.options.prompt !== undefined;
+  }
+
+  /** The refusal of the current credentials, if the proxy refused them. */
+  get refused(): SymsrvError | undefined {
+    return this.refusal && this.refusal.credentials === this.creds ? this.refusal.error : undefined;
+  }
+
   shared(scheme: 'basic' | 'digest'): AuthSession | undefined {
     const creds = this.creds;
     if (!creds) return undefined;
@@ -137,6 +153,13 @@ export class ConnectionAuth {
   /** The header for a request before any 407 on it (pre-emptive), or undefined. */
   async first(request: AuthRequest): Promise<string | undefined> {
     const a = this.auth;
+    // Credentials already refused: with no one to ask for others, fail before sending anything;
+    // with a prompt, send nothing up front and let the 407 lead to the question (next()).
+    const refused = a.refused;
+    if (refused) {
+      if (!a.canAsk) throw refused;
+      return undefined;
+    }
     if (a.connectionScheme) {
       this.session = this.newSession(a.connectionScheme, request);
       const h = this.session ? await this.session.respond(request, undefined) : undefined;
@@ -212,6 +235,9 @@ export class ConnectionAuth {
 
   private async answer(request: AuthRequest, header: string | string[] | undefined, info: { sameConnection: boolean }): Promise<string> {
     const a = this.auth;
+    // Refused on another connection meanwhile: no further try with them (next() may ask for others).
+    const refused = a.refused;
+    if (refused) throw refused;
     const challenges = parseChallenges(header);
     const offered = chooseScheme(challenges, a.allowed);
     a.offered = offered;
@@ -289,7 +315,9 @@ export class ConnectionAuth {
       const why = reasons.length > 0 ? `: ${reasons.join('; ')}` : '';
       return new SymsrvError('E_PROXY_AUTH', `proxy authentication failed at ${where} (${title}${why})`, { subject: where });
     }
-    return new SymsrvError('E_PROXY_AUTH', `proxy authentication failed for ${creds.typed} at ${where} (${title})`, { subject: where });
+    const error = new SymsrvError('E_PROXY_AUTH', `proxy authentication failed for ${creds.typed} at ${where} (${title})`, { subject: where });
+    this.auth.refusal = { credentials: creds, error };
+    return error;
   }
 
   private required(offeredRaw: string[]): SymsrvError {

@@ -121,6 +121,32 @@ describe('symsrv fetch through authenticating proxies', { timeout: 600_000 }, ()
     });
   }
 
+  // Each try of a wrong password is a failed logon toward the account's lockout (Active Directory
+  // locks after a few): once the proxy refused it, it is not sent again for the other files.
+  for (const scheme of ['basic', 'digest', 'ntlm'] as const) {
+    test(`${TITLE[scheme]}: a refused password is tried once, not once per file (50 files, one 407 round)`, async () => {
+      const cache = join(tmp, `${scheme}-wrong-many`);
+      for (const jobs of [1, 8]) {
+        const before407 = await rig.count407(scheme);
+        const r = symsrv([...fetchArgs(scheme, false, cache, MANY), '--jobs', String(jobs)], {
+          SYMSRV_PROXY_USER: scheme === 'ntlm' ? `${rig.domain}\\${rig.user}` : rig.user,
+          SYMSRV_PROXY_PASSWORD: 'not-the-password',
+        });
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        const rows = JSON.parse(r.stdout) as { status: string; error: string }[];
+        assert.equal(rows.length, MANY.length);
+        const user = scheme === 'ntlm' ? `${rig.domain}\\${rig.user}` : rig.user;
+        for (const row of rows) assert.equal(row.error, `proxy authentication failed for ${user} at ${rig.proxies[scheme].url} (${TITLE[scheme]})`);
+        // One handshake per connection opened before the refusal was known: 2 x 407 each (the
+        // challenge, then the refusal), at most `jobs` connections.
+        const added = (await rig.count407(scheme)) - before407;
+        assert.ok(added <= 2 * jobs, `${added} 407s with --jobs ${jobs}`);
+        if (jobs === 1) assert.equal(added, 2);
+      }
+      assert.deepEqual(await listFiles(cache), []);
+    });
+  }
+
   test('Negotiate: a ticket the proxy does not accept (none in the cache) fails with a clear error', () => {
     const r = symsrv(fetchArgs('negotiate', true, join(tmp, 'neg-none'), [KEYS['crash.pdb']!]));
     assert.equal(r.code, 1);
