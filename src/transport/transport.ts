@@ -1,13 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { SymsrvError } from '../errors.js';
 import { USER_AGENT } from '../version.js';
 import { redactUrl, statusError, toTransportError } from './errors.js';
 import { RequestGuard } from './guard.js';
+import { trustedContext } from './trust.js';
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
 import { withRetry } from './retry.js';
 import { resolveCredentials } from './proxy/credentials.js';
@@ -55,7 +55,7 @@ export class Transport {
   readonly options: ResolvedTransportOptions;
   private readonly httpAgent: HttpAgent;
   private readonly httpsAgent: HttpsAgent;
-  /** Trusted CAs, built once (see trustOptions). */
+  /** Trusted CAs, built once (trust.ts). */
   private readonly trust: { secureContext?: SecureContext };
   private readonly selector: ProxySelector;
   private readonly choices = new Map<string, Promise<ProxyChoice[]>>();
@@ -67,7 +67,8 @@ export class Transport {
     const o = this.options;
     const pool = { keepAlive: true, maxSockets: o.connectionsPerOrigin, timeout: o.keepAliveTimeout, scheduling: 'lifo' as const };
     this.httpAgent = new HttpAgent(pool);
-    this.trust = trustOptions(o.ca);
+    const secureContext = trustedContext(o.ca);
+    this.trust = secureContext ? { secureContext } : {};
     this.httpsAgent = new HttpsAgent({ ...pool, ...this.trust });
     const p = o.proxies;
     this.selector = new ProxySelector({
@@ -355,26 +356,6 @@ export async function fetchPac(url: string, options: TransportOptions = {}): Pro
   const text = await new Transport({ ...options, proxies: { proxy: 'direct' } }).getTextAndClose(url);
   if (text === undefined) throw new SymsrvError('E_PROXY', `the PAC file ${redactUrl(url)} was not found (404)`, { subject: redactUrl(url) });
   return text;
-}
-
-/**
- * Keeps the system CA store (and NODE_EXTRA_CA_CERTS) when extra CAs are given: `ca` replaces the
- * defaults in Node. The trust store is built once, as a SecureContext: passing `ca` itself made
- * Node parse ~140 certificates for every connection and put them all into the pool key of every
- * request (0.4 s of CPU for 200 HTTPS files, measured).
- */
-function trustOptions(extra: string[] | undefined): { secureContext?: SecureContext } {
-  if (!extra || extra.length === 0) return {};
-  const ca = [...rootCertificates];
-  const envFile = process.env.NODE_EXTRA_CA_CERTS;
-  if (envFile) {
-    try {
-      ca.push(readFileSync(envFile, 'utf8'));
-    } catch {
-      // Node itself warns about an unreadable NODE_EXTRA_CA_CERTS at start-up.
-    }
-  }
-  return { secureContext: createSecureContext({ ca: [...ca, ...extra] }) };
 }
 
 export { redactUrl, describeProxy };
