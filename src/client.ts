@@ -96,15 +96,27 @@ export class SymbolClient {
       this.noPrompts = o.noPrompts;
       if (!o.noPrompts) this.internetOff = this.cancelNoticeShown = false;
     }
-    if (o.proxy !== undefined || o.symbolPath !== undefined) {
-      this.options = { ...this.options, ...(o.proxy !== undefined ? { proxy: o.proxy } : {}), ...(o.symbolPath !== undefined ? { symbolPath: o.symbolPath } : {}) };
-      if (o.symbolPath !== undefined) this.symbolPath = parseSymbolPath(o.symbolPath);
-      if (this.ownsTransport) await this.transport.close();
-      this.build();
+    if (o.symbolPath !== undefined) {
+      this.symbolPath = parseSymbolPath(o.symbolPath); // throws before anything changes
+      this.options = { ...this.options, symbolPath: o.symbolPath };
     }
+    if (o.proxy !== undefined) {
+      // A new proxy: a new transport (its connections, and the credentials answered for the old proxy, go).
+      this.options = { ...this.options, proxy: o.proxy };
+      if (this.ownsTransport) await this.transport.close();
+      this.buildTransport();
+    }
+    // A new symbol path keeps the transport: its authenticated connections and the credentials
+    // a person answered belong to the proxy, not to the path.
+    if (o.proxy !== undefined || o.symbolPath !== undefined) this.buildStores();
   }
 
   private build(): void {
+    this.buildTransport();
+    this.buildStores();
+  }
+
+  private buildTransport(): void {
     const options = this.options;
     // Credentials are asked through the caller's prompt, unless prompts are off right now.
     const prompt = options.prompt
@@ -130,6 +142,10 @@ export class SymbolClient {
       this.transport = new Transport({ ...t, proxies });
       this.ownsTransport = true;
     }
+  }
+
+  /** One store chain per element of the symbol path, over the current transport. */
+  private buildStores(): void {
     const fallback = (): Promise<string> => (this.tempDir ??= mkdtemp(join(tmpdir(), 'symsrv-')));
     const stores = new Map<string, Store>(); // one Store object per location, so per-store state is shared
     const storeFor = (spec: StoreSpec): Store => {

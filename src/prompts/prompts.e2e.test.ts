@@ -201,7 +201,7 @@ describe('credential prompts in a terminal', { timeout: 180_000 }, () => {
     }
   });
 
-  test('library: a prompt callback (a GUI dialog), asked again on refusal; noPrompts; Cancel and setOptions', async () => {
+  test('library: a prompt callback (a GUI dialog), asked again on refusal; noPrompts; a new path keeps the answer, a new proxy asks; Cancel', async () => {
     const asked: CredentialRequest[] = [];
     const answers: Array<{ user: string; password: string } | null> = [
       { user: 'alice', password: 'wrong-password' },
@@ -229,6 +229,14 @@ describe('credential prompts in a terminal', { timeout: 180_000 }, () => {
         [true, ['Basic'], 'symsrv-rig'],
       ]);
       assert.ok(!JSON.stringify(asked).includes(rig.password), 'requests carry no password');
+      // A new symbol path (.sympath) keeps what was answered: the proxy's credentials are not the path's.
+      await client.setOptions({ symbolPath: `srv*${join(tmp, 'lib-new')}*${rig.httpOrigin.url}/store` });
+      assert.equal((await client.find(HELLO)).status, 'found');
+      assert.equal(asked.length, 2, 'not asked again after a symbol path change');
+      // A new proxy is another question.
+      await client.setOptions({ proxy: rig.proxies.basic.url });
+      assert.equal((await client.find(CRASH)).status, 'error', 'the answers ran out: Cancel');
+      assert.equal(asked.length, 3, 'asked again for a new proxy setting');
     } finally {
       await client.close();
     }

@@ -1,7 +1,6 @@
 import { SymbolClient, type SymbolClientOptions } from '../client.js';
 import { SymsrvError } from '../errors.js';
 import type { ProbeEvent } from '../store/types.js';
-import { parseSymbolPath } from '../symbolpath/parse.js';
 import { symbolPathFromEnv, symfixPath } from '../symbolpath/defaults.js';
 import type { TransportOptions } from '../transport/options.js';
 import type { ShellModule, SymbolState } from './modules.js';
@@ -73,24 +72,22 @@ export class ShellSession {
     return this.source;
   }
 
-  /** The client for the current symbol path (a new one after each change). */
+  /** The client (one for the whole session; `.sympath` changes its path). */
   get client(): SymbolClient {
     return this.current;
   }
 
   /**
-   * Sets the symbol path and rebuilds the client. A path that cannot be parsed throws and leaves
-   * the session as it was. Modules keep their state: as in the debuggers, symbols already loaded
-   * stay loaded, and `.reload` looks up the others on the new path.
+   * Sets the symbol path. A path that cannot be parsed throws and leaves the session as it was.
+   * Modules keep their state: as in the debuggers, symbols already loaded stay loaded, and
+   * `.reload` looks up the others on the new path. The client stays, and with it its
+   * connections, the proxy credentials answered at a prompt and a Cancel's effect: they belong
+   * to the proxy and the session, not to the path (SymSrv keeps them for the process).
    */
   async setSymbolPath(text: string): Promise<void> {
-    parseSymbolPath(text); // throws E_BAD_SYMBOL_PATH before anything changes
-    const next = this.build(text);
-    const old = this.current;
-    this.current = next;
+    await this.current.setOptions({ symbolPath: text });
     this.text = text;
     this.source = 'set';
-    await old.close();
   }
 
   setPrompts(on: boolean): void {
