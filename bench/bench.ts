@@ -35,7 +35,17 @@ const TARGET_RATIO = 1.1;
 const TARGET_RSS_MB = 150;
 const SHM = process.env.BENCH_TMPFS ?? '/dev/shm';
 const MAIN = join(repoRoot, 'dist', 'bin', 'symsrv.js'); // the bundled command, as shipped
+const FLOOR = join(repoRoot, 'dist', 'bench', 'floor.js');
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+/**
+ * The clients' environment: the caller's, without what changes one client and not the other.
+ * NODE_EXTRA_CA_CERTS makes every Node process parse that bundle at start-up (~30 ms for a
+ * system bundle, measured: more than Node's own start-up) although these HTTP runs use no TLS;
+ * NODE_OPTIONS could load anything; proxy variables would send curl through a proxy.
+ */
+const CLEAN_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !/^(NODE_EXTRA_CA_CERTS|NODE_OPTIONS|(https?|all|no)_proxy)$/i.test(k)),
+) as NodeJS.ProcessEnv;
 
 interface Scenario {
   name: string;
@@ -198,7 +208,7 @@ async function timed(cmd: string, args: string[]): Promise<{ seconds: number; rs
   const rssFile = join(work!, `rss-${process.hrtime.bigint()}`);
   const [file, argv] = TIME ? [TIME, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
   const t0 = performance.now();
-  const c = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const c = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: CLEAN_ENV });
   child = c;
   let stdout = '';
   let stderr = '';
@@ -266,6 +276,22 @@ async function runSymsrv(s: Scenario, base: string): Promise<Run> {
   }
 }
 
+/** The Node floor (bench/floor.ts): plain node:http into files, the least a Node client does. */
+async function runFloor(s: Scenario, base: string): Promise<Run> {
+  const out = await makeTempDir('floor-', work!);
+  try {
+    const r = await timed(process.execPath, [FLOOR, 'run', out, ...s.keys.map((k) => `${base}/${k}`)]);
+    if (r.code !== 0) throw new Error(`the node floor exited with ${r.code}: ${r.stderr.slice(-2000)}`);
+    for (const [i, key] of s.keys.entries()) {
+      const size = (await stat(join(out, String(i)))).size;
+      if (size !== s.sizes.get(key)) throw new Error(`the node floor wrote ${size} bytes for ${key}, the store has ${s.sizes.get(key)}`);
+    }
+    return { seconds: r.seconds, rssMb: r.rssKb / 1024 };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
 async function runCurl(s: Scenario, base: string): Promise<Run> {
   const out = await makeTempDir('curl-', work!);
   try {
@@ -325,18 +351,18 @@ async function main(): Promise<void> {
   nginx = await startNginx({ root: store });
   const base = `${nginx.url}/store`;
   process.stderr.write(`bench: store of ${scenarios.map((s) => s.name).join(' + ')} built on ${SHM} in ${((performance.now() - t0) / 1000).toFixed(1)} s; nginx ${nginx.url}\n`);
-  process.stderr.write(`bench: symsrv = node ${MAIN} fetch --jobs ${JOBS}; curl = curl --parallel --parallel-max ${JOBS}; ${ROUNDS} rounds\n`);
+  process.stderr.write(`bench: symsrv = node ${MAIN} fetch --jobs ${JOBS}; curl = curl --parallel --parallel-max ${JOBS}; node floor = node ${FLOOR}; ${ROUNDS} rounds\n`);
 
   const startup: number[] = [];
   for (let i = 0; i < 3; i++) startup.push((await timed(process.execPath, ['-e', '0'])).seconds);
 
-  const results: Array<{ s: Scenario; symsrv: Run[]; curl: Run[] }> = [];
+  const results: Array<{ s: Scenario; symsrv: Run[]; curl: Run[]; floor: Run[] }> = [];
   for (const s of scenarios) {
-    const r = { s, symsrv: [] as Run[], curl: [] as Run[] };
+    const r = { s, symsrv: [] as Run[], curl: [] as Run[], floor: [] as Run[] };
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? (['symsrv', 'curl'] as const) : (['curl', 'symsrv'] as const);
+      const order = round % 2 === 0 ? (['symsrv', 'curl', 'floor'] as const) : (['floor', 'curl', 'symsrv'] as const);
       for (const who of order) {
-        const x = who === 'symsrv' ? await runSymsrv(s, base) : await runCurl(s, base);
+        const x = who === 'symsrv' ? await runSymsrv(s, base) : who === 'curl' ? await runCurl(s, base) : await runFloor(s, base);
         r[who].push(x);
         process.stderr.write(`bench: ${s.name}, round ${round + 1}: ${who.padEnd(6)} ${x.seconds.toFixed(3)} s, peak RSS ${x.rssMb.toFixed(0)} MB\n`);
       }
@@ -344,10 +370,11 @@ async function main(): Promise<void> {
     results.push(r);
   }
 
-  const rows = [['scenario', 'symsrv s', 'curl s', `symsrv/curl (target <= ${TARGET_RATIO})`, `symsrv peak RSS MB (target < ${TARGET_RSS_MB})`, 'curl peak RSS MB', 'largest file MB']];
-  for (const { s, symsrv, curl } of results) {
+  const rows = [['scenario', 'symsrv s', 'curl s', `symsrv/curl (target <= ${TARGET_RATIO})`, 'node floor s', 'symsrv/floor', `symsrv peak RSS MB (target < ${TARGET_RSS_MB})`, 'curl peak RSS MB', 'largest file MB']];
+  for (const { s, symsrv, curl, floor } of results) {
     const a = median(symsrv.map((x) => x.seconds));
     const b = median(curl.map((x) => x.seconds));
+    const f = median(floor.map((x) => x.seconds));
     const rss = Math.max(...symsrv.map((x) => x.rssMb));
     const largest = Math.max(...s.sizes.values()) / 2 ** 20;
     const ratio = a / b;
@@ -356,6 +383,8 @@ async function main(): Promise<void> {
       a.toFixed(3),
       b.toFixed(3),
       `${ratio.toFixed(2)} ${ratio <= TARGET_RATIO ? 'ok' : 'OVER'}`,
+      f.toFixed(3),
+      (a / f).toFixed(2),
       `${rss.toFixed(0)} ${rss < TARGET_RSS_MB ? 'ok' : 'OVER'}`,
       Math.max(...curl.map((x) => x.rssMb)).toFixed(0),
       largest >= 10 ? largest.toFixed(0) : largest.toFixed(3),
@@ -363,7 +392,8 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     `\n${table(rows)}\n\n(times: median of ${ROUNDS} rounds, wall clock incl. process start; RSS: the highest of the rounds${TIME ? ', GNU time %M' : ', VmHWM polled every 20 ms'};\n` +
-      ` node start-up alone, \`node -e 0\`: ${median(startup).toFixed(3)} s)\n`,
+      ` node start-up alone, \`node -e 0\`: ${median(startup).toFixed(3)} s;\n` +
+      ` node floor: bench/floor.ts, plain node:http piped into files, no store, no checks: what any Node client costs at least)\n`,
   );
 }
 

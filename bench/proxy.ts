@@ -32,12 +32,13 @@ const JOBS = 8;
 const TARGET_RATIO = 1.1;
 const SHM = process.env.BENCH_TMPFS ?? '/dev/shm';
 const MAIN = join(repoRoot, 'dist', 'bin', 'symsrv.js'); // the bundled command, as shipped
+const FLOOR = join(repoRoot, 'dist', 'bench', 'floor.js');
 const SCHEMES = ['basic', 'digest', 'ntlm', 'negotiate'] as const;
 const ORIGINS = ['http', 'https'] as const;
 
 type Scheme = (typeof SCHEMES)[number];
 type Origin = (typeof ORIGINS)[number];
-type Client = 'symsrv' | 'curl';
+type Client = 'symsrv' | 'curl' | 'floor';
 
 /** One client run: wall seconds, and what squid logged for it. */
 interface Run {
@@ -195,6 +196,23 @@ async function runCurl(r: Rig<Scheme>, scheme: Scheme, base: string, keys: strin
 }
 
 /**
+ * The Node floor (bench/floor.ts) through the Basic squid to the HTTP origin: plain node:http
+ * with a pre-emptive Basic header, the least any Node client costs through this proxy.
+ */
+async function runFloor(r: Rig<Scheme>, base: string, keys: string[]): Promise<number> {
+  const out = await makeTempDir('floor-', work!);
+  try {
+    const env = { ...cleanEnv(r, 'basic'), FLOOR_PROXY: r.proxies.basic.url, FLOOR_PROXY_USER: r.user, FLOOR_PROXY_PASSWORD: r.password };
+    const x = await timed(process.execPath, [FLOOR, 'run', out, ...keys.map((k) => `${base}/${k}`)], env);
+    if (x.code !== 0) throw new Error(`the node floor exited with ${x.code}: ${x.stderr.slice(-2000)}`);
+    for (const [i, key] of keys.entries()) await checkSize(join(out, String(i)), 'floor', key);
+    return x.seconds;
+  } finally {
+    await removeDir(out);
+  }
+}
+
+/**
  * What squid's access.log holds so far for one scheme: 407s, proxied GETs, tunnels. count407
  * first waits until no client connection to that squid is open (a tunnel's line is written when
  * it closes), so the log is complete when it is read here.
@@ -208,7 +226,7 @@ async function tally(r: Rig<Scheme>, scheme: Scheme): Promise<{ n407: number; mi
 async function measure(r: Rig<Scheme>, who: Client, scheme: Scheme, origin: Origin, keys: string[]): Promise<Run> {
   const base = `${origin === 'http' ? r.httpOrigin.url : r.httpsOrigin.url}/store`;
   const before = await tally(r, scheme);
-  const seconds = await (who === 'symsrv' ? runSymsrv : runCurl)(r, scheme, base, keys);
+  const seconds = who === 'floor' ? await runFloor(r, base, keys) : await (who === 'symsrv' ? runSymsrv : runCurl)(r, scheme, base, keys);
   const after = await tally(r, scheme);
   const carried = origin === 'http' ? after.miss - before.miss : after.tunnel - before.tunnel;
   // Proof that the run went through the proxy: over HTTP every file is one proxied GET.
@@ -248,12 +266,14 @@ async function main(): Promise<void> {
   const startup: number[] = [];
   for (let i = 0; i < 3; i++) startup.push((await timed(process.execPath, ['-e', '0'], { PATH: process.env.PATH ?? '/usr/bin:/bin' })).seconds);
 
-  const results: Array<{ scheme: Scheme; origin: Origin; symsrv: Run[]; curl: Run[] }> = [];
+  const results: Array<{ scheme: Scheme; origin: Origin; symsrv: Run[]; curl: Run[]; floor: Run[] }> = [];
   for (const scheme of SCHEMES) {
     for (const origin of ORIGINS) {
-      const cell = { scheme, origin, symsrv: [] as Run[], curl: [] as Run[] };
+      const cell = { scheme, origin, symsrv: [] as Run[], curl: [] as Run[], floor: [] as Run[] };
+      // The Node floor only where it is plain node:http: Basic, absolute-URI GETs to the HTTP origin.
+      const floor = scheme === 'basic' && origin === 'http';
       for (let round = 0; round < ROUNDS; round++) {
-        const order: Client[] = round % 2 === 0 ? ['symsrv', 'curl'] : ['curl', 'symsrv'];
+        const order: Client[] = round % 2 === 0 ? ['symsrv', 'curl', ...(floor ? (['floor'] as const) : [])] : [...(floor ? (['floor'] as const) : []), 'curl', 'symsrv'];
         for (const who of order) {
           const x = await measure(rig, who, scheme, origin, keys);
           cell[who].push(x);
@@ -265,8 +285,8 @@ async function main(): Promise<void> {
     }
   }
 
-  const rows = [['scheme', 'origin', 'symsrv s', 'curl s', `symsrv/curl (target <= ${TARGET_RATIO})`, "symsrv 407s (target <= curl's)", 'curl 407s']];
-  for (const { scheme, origin, symsrv, curl } of results) {
+  const rows = [['scheme', 'origin', 'symsrv s', 'curl s', `symsrv/curl (target <= ${TARGET_RATIO})`, "symsrv 407s (target <= curl's)", 'curl 407s', 'node floor s']];
+  for (const { scheme, origin, symsrv, curl, floor } of results) {
     const a = median(symsrv.map((x) => x.seconds));
     const b = median(curl.map((x) => x.seconds));
     const ratio = a / b;
@@ -280,12 +300,14 @@ async function main(): Promise<void> {
       `${ratio.toFixed(2)} ${ratio <= TARGET_RATIO ? 'ok' : 'OVER'}`,
       `${spread(s407)} ${Math.max(...s407) <= Math.min(...c407) ? 'ok' : 'OVER'}`,
       spread(c407),
+      floor.length > 0 ? median(floor.map((x) => x.seconds)).toFixed(3) : '-',
     ]);
   }
   process.stdout.write(
     `\n${table(rows)}\n\n(times: median of ${ROUNDS} rounds, wall clock incl. process start, ${FILES} files of ${FILE_BYTES / 1024} KiB, ${JOBS} at a time;\n` +
       ` 407s: TCP_DENIED/407 lines each run added to that squid's access.log, "a-b" when rounds differed, ok only if symsrv's most <= curl's fewest;\n` +
-      ` node start-up alone, \`node -e 0\`: ${median(startup).toFixed(3)} s, part of every symsrv time)\n`,
+      ` node start-up alone, \`node -e 0\`: ${median(startup).toFixed(3)} s, part of every symsrv time;\n` +
+      ` node floor: bench/floor.ts, plain node:http with a Basic header, no store, no checks: what any Node client costs at least)\n`,
   );
 }
 
