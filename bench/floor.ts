@@ -9,15 +9,22 @@
  *
  * With FLOOR_PROXY=http://host:port the requests go to that proxy in absolute-URI form, with
  * `Proxy-Authorization: Basic` from FLOOR_PROXY_USER / FLOOR_PROXY_PASSWORD when set (plain
- * HTTP origins only: a CONNECT tunnel is more than a floor).
+ * HTTP origins only: a CONNECT tunnel is more than a floor). HTTPS origins are fetched directly,
+ * trusting FLOOR_CA besides the system's CAs.
  */
 import { createWriteStream } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
 async function main(out: string, urls: string[]): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  // HTTPS origins (direct only), trusting FLOOR_CA (a PEM file) as well as the system's CAs.
+  const ca = process.env.FLOOR_CA ? readFileSync(process.env.FLOOR_CA, 'utf8') : undefined;
+  const tlsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 8 });
+  if (ca) (tlsAgent.options as { ca?: string[] }).ca = [...(await import('node:tls')).rootCertificates, ca];
   const proxy = process.env.FLOOR_PROXY ? new URL(process.env.FLOOR_PROXY) : undefined;
   const auth =
     process.env.FLOOR_PROXY_USER !== undefined
@@ -32,7 +39,8 @@ async function main(out: string, urls: string[]): Promise<void> {
         const options = proxy
           ? { host: proxy.hostname, port: Number(proxy.port), path: url.href, headers: { host: url.host, ...(auth ? { 'proxy-authorization': auth } : {}) }, agent }
           : { host: url.hostname, port: Number(url.port), path: url.pathname, agent };
-        request(options, resolve).on('error', reject).end();
+        if (!proxy && url.protocol === 'https:') httpsRequest({ ...options, agent: tlsAgent }, resolve).on('error', reject).end();
+        else request(options, resolve).on('error', reject).end();
       });
       if (res.statusCode !== 200) throw new Error(`${url.href}: ${res.statusCode}`);
       await pipeline(res, createWriteStream(join(out, String(i)), { highWaterMark: 8 * 1024 * 1024 }));
@@ -40,6 +48,7 @@ async function main(out: string, urls: string[]): Promise<void> {
   };
   await Promise.all(Array.from({ length: 8 }, worker));
   agent.destroy();
+  tlsAgent.destroy();
 }
 
 if (process.argv[2] === 'run') {

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isListening } from '../helpers/ports.js';
 import { descendants, isStopped } from './procs.js';
 import { startRig, type Rig } from './rig.js';
 import { EXPECTED_407, selfCheck } from './selfcheck.js';
-import { sweepStaleRigs } from './stale.js';
+import { sweepSquidSegments, sweepStaleRigs } from './stale.js';
 import { WINBIND_LOCK } from './winbind.js';
 
 /** The proxy rig on its own: it comes up, curl gets through every scheme, and it leaves nothing behind. */
@@ -15,6 +15,9 @@ import { WINBIND_LOCK } from './winbind.js';
 function wbinfoPing(): Promise<boolean> {
   return new Promise((resolve) => execFile('wbinfo', ['-p'], (err) => resolve(!err)));
 }
+
+/** A squid -n name of the rig's. */
+const isRigSquidName = (n: string | undefined): boolean => n !== undefined && n.startsWith('symsrvrig');
 
 /** Live processes whose command line names `text`. */
 function processesNaming(text: string): number[] {
@@ -143,6 +146,23 @@ describe('proxy rig (squid per scheme, winbind, MIT KDC, nginx origins)', () => 
     assert.deepEqual(orphans.filter((p) => !isStopped(p)), []);
     assert.equal(existsSync(dir), false);
     assert.ok(await wbinfoPing(), "the live rig's winbindd is untouched");
+  });
+
+  test("squid's /dev/shm segments that no running squid owns are swept; a live rig's are kept", async () => {
+    const segments = (): string[] => readdirSync('/dev/shm').filter((n) => n.startsWith('symsrvrig') && n.includes('-cf__'));
+    // This rig's squids, by their -n names (earlier tests may have left orphans: those go too).
+    const names = processesNaming(rig.dir)
+      .map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'))
+      .map((argv) => argv[argv.indexOf('-n') + 1])
+      .filter((n): n is string => isRigSquidName(n));
+    const ours = (): string[] => segments().filter((seg) => names.some((n) => seg.startsWith(`${n}-cf__`)));
+    const before = ours();
+    assert.ok(before.length > 0, 'the running rig has segments');
+    const dead = '/dev/shm/symsrvrigdeadbeefbasic-cf__metadata.shm';
+    writeFileSync(dead, '');
+    assert.ok((await sweepSquidSegments()) >= 1);
+    assert.equal(existsSync(dead), false);
+    assert.deepEqual(ours(), before);
   });
 
   test('stop() stops every process (zombies count as stopped) and removes the dir', async (t) => {

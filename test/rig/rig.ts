@@ -8,7 +8,7 @@ import { startNginx, type NginxServer } from '../helpers/nginx.js';
 import { makeTempDir, removeDir } from '../helpers/tempdir.js';
 import { makeTestCertificates } from '../helpers/tls.js';
 import { killAllSync, run, stopAll, tail, tcpStates, waitUntil, type Tracked } from './procs.js';
-import { claim, release, RIG_PREFIX, sweepStaleRigs } from './stale.js';
+import { claim, release, RIG_PREFIX, sweepSquidSegments, sweepStaleRigs } from './stale.js';
 import { ALL_SCHEMES, AUTH_REALM, startSquid, WINBIND_SCHEMES, type RigScheme, type Squid, type SquidFiles } from './squid.js';
 import { DOMAIN, releaseWinbind, releaseWinbindSync, startWinbind } from './winbind.js';
 
@@ -122,6 +122,7 @@ export async function startRig<S extends RigScheme = RigScheme>(opts: RigOptions
   const schemes = [...new Set(opts.schemes ?? (ALL_SCHEMES as S[]))];
   const keep = opts.keep ?? process.env.SYMSRV_RIG_KEEP === '1';
   for (const d of await sweepStaleRigs()) process.stderr.write(`symsrv rig: stopped the processes of ${d}, whose test process died without stop()\n`);
+  await sweepSquidSegments();
   const dir = await makeTempDir(RIG_PREFIX);
   await claim(dir, keep);
   await chmod(dir, 0o755); // squid's helpers run as proxy and must traverse it

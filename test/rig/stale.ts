@@ -73,3 +73,24 @@ async function removeOrphanedOrigins(swept: string[]): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Removes squid's shared-memory segments (/dev/shm/symsrvrig<tag><scheme>-cf__*.shm) that no
+ * running squid owns. A rig's stop() removes its own, but a squid killed while it starts or
+ * stops can write them after that (seen: 100 of them on this machine after a day of runs).
+ * A squid is alive when a process's command line holds `-n <name>`.
+ */
+export async function sweepSquidSegments(): Promise<number> {
+  const segments = (await readdir('/dev/shm').catch(() => [] as string[])).filter((n) => n.startsWith('symsrvrig') && n.includes('-cf__'));
+  if (segments.length === 0) return 0;
+  const live = new Set<string>();
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid)) continue;
+    const argv = (await readFile(join('/proc', pid, 'cmdline'), 'utf8').catch(() => '')).split('\0');
+    const i = argv.indexOf('-n');
+    if (i >= 0 && argv[i + 1]?.startsWith('symsrvrig')) live.add(argv[i + 1]!);
+  }
+  const dead = segments.filter((n) => !live.has(n.slice(0, n.indexOf('-cf__'))));
+  await Promise.all(dead.map((n) => rm(join('/dev/shm', n), { force: true }).catch(() => {})));
+  return dead.length;
+}
