@@ -23,8 +23,9 @@ async function main(out: string, urls: string[]): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
   // HTTPS origins (direct only), trusting FLOOR_CA (a PEM file) as well as the system's CAs.
   const ca = process.env.FLOOR_CA ? readFileSync(process.env.FLOOR_CA, 'utf8') : undefined;
-  const tlsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 8 });
-  if (ca) (tlsAgent.options as { ca?: string[] }).ca = [...(await import('node:tls')).rootCertificates, ca];
+  // One SecureContext for all connections (a `ca` option would parse every root certificate per connection).
+  const { createSecureContext, rootCertificates } = await import('node:tls');
+  const tlsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 8, ...(ca ? { secureContext: createSecureContext({ ca: [...rootCertificates, ca] }) } : {}) });
   const proxy = process.env.FLOOR_PROXY ? new URL(process.env.FLOOR_PROXY) : undefined;
   const auth =
     process.env.FLOOR_PROXY_USER !== undefined
