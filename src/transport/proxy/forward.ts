@@ -78,6 +78,7 @@ export class ForwardPool {
         header = await lane.auth!.next(authRequest, res.headers['proxy-authenticate'], { sameConnection });
       }
     } catch (err) {
+      lane.auth?.settle(); // a handshake cut short: let the next connection try the credentials
       release();
       throw err;
     }
@@ -110,7 +111,10 @@ export class ForwardPool {
       req.once('socket', (socket: Socket) => {
         if (socket !== lane.socket) {
           // A new connection: authentication state belongs to the old one.
-          if (lane.socket !== undefined) lane.auth = this.auth.connection();
+          if (lane.socket !== undefined) {
+            lane.auth?.settle();
+            lane.auth = this.auth.connection();
+          }
           lane.socket = socket;
           socket.setNoDelay(true);
         }

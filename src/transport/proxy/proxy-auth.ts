@@ -9,6 +9,9 @@ import { SCHEME_STRENGTH, type AuthRequest, type AuthSession, type SchemeName } 
 import type { ResolvedCredentials } from './credentials.js';
 import { describeProxy } from './select.js';
 
+/** Longest wait for another connection's first try of new credentials (ProxyAuth.trial). */
+const TRIAL_WAIT_MS = 60_000;
+
 /** A scheme as accepted: `negotiate-ntlm` is NTLM inside Negotiate (no Kerberos ticket). */
 export type AcceptedScheme = SchemeName | 'negotiate-ntlm';
 
@@ -116,6 +119,45 @@ export class ProxyAuth {
     return this.asking.then((fresh) => fresh || this.creds !== before);
   }
 
+  /** The credentials this proxy accepted once: from then on every connection sends them at once. */
+  private proven: ResolvedCredentials | undefined;
+  /** The connection trying credentials not yet proven, and the connections waiting for it. */
+  private trialHolder: ConnectionAuth | undefined;
+  private trialWaiters: Array<() => void> = [];
+
+  /**
+   * Until the proxy has accepted the current credentials once, one connection at a time may send
+   * them. With 8 downloads at a time a wrong password would otherwise be 8 failed logons at once,
+   * enough to lock an Active Directory account (lockout thresholds are often 3 to 10). The others
+   * wait for that first handshake; then they all go (credentials proven) or fail (refused, see
+   * `refusal`). It costs one handshake's latency once per session.
+   */
+  async trial(c: ConnectionAuth): Promise<void> {
+    const deadline = Date.now() + TRIAL_WAIT_MS;
+    while (this.creds && this.proven !== this.creds && this.trialHolder && this.trialHolder !== c) {
+      const left = deadline - Date.now();
+      if (left <= 0) break; // a holder that never reported back (a bug of ours): never hang on it
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.trialWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    if (this.creds && this.proven !== this.creds && !this.refused) this.trialHolder = c;
+  }
+
+  /** `c` is done with the credentials it sent: accepted, refused, or failed otherwise (settle). */
+  endTrial(c: ConnectionAuth, accepted: boolean): void {
+    if (accepted && this.creds) this.proven = this.creds;
+    if (this.trialHolder !== c && !accepted) return;
+    this.trialHolder = undefined;
+    const waiters = this.trialWaiters;
+    this.trialWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
   /** Whether a prompt can give other credentials than the ones refused. */
   get canAsk(): boolean {
     return this.options.prompt !== undefined;
@@ -170,7 +212,10 @@ export class ConnectionAuth {
       }
     }
     for (const scheme of ['digest', 'basic'] as const) {
-      const h = await a.shared(scheme)?.respond(request, undefined);
+      const shared = a.shared(scheme);
+      if (!shared) continue;
+      if (!(await this.mayTry())) return undefined;
+      const h = await shared.respond(request, undefined);
       if (h) {
         this.lastScheme = scheme;
         return h;
@@ -179,6 +224,7 @@ export class ConnectionAuth {
     // Told to use Basic and nothing else (--proxy-auth basic, curl's --proxy-basic): send it up
     // front. Only then: sent unasked, a password would go to any proxy on the path.
     if (a.allowed.length === 1 && a.allowed[0] === 'basic' && a.credentials) {
+      if (!(await this.mayTry())) return undefined;
       this.lastScheme = 'basic';
       return basicCredentials(a.credentials);
     }
@@ -259,6 +305,7 @@ export class ConnectionAuth {
     if (this.session && this.lastScheme && offered.includes(this.lastScheme)) {
       const connectionScheme = this.lastScheme === 'ntlm' || this.lastScheme === 'negotiate';
       if (!connectionScheme || info.sameConnection) {
+        if (this.sendsPassword(this.lastScheme)) await this.tryOrThrow();
         const h = await this.session.respond(request, challengeFor(challenges, this.lastScheme));
         if (h) return h;
       }
@@ -282,6 +329,7 @@ export class ConnectionAuth {
         if (scheme !== 'negotiate') missingCredentials = true;
         continue;
       }
+      if (this.sendsPassword(scheme)) await this.tryOrThrow();
       const h = await session.respond(request, challengeFor(challenges, scheme));
       this.noteKerberos(session);
       if (h) {
@@ -303,6 +351,8 @@ export class ConnectionAuth {
   accepted(): void {
     const label = this.label();
     if (label) this.auth.lastAccepted = label;
+    // Kerberos proves nothing about the password; every other scheme sent it.
+    this.auth.endTrial(this, label !== undefined && label !== 'negotiate');
     if (this.lastScheme === 'ntlm' || this.lastScheme === 'negotiate') this.auth.connectionScheme = this.lastScheme;
   }
 
@@ -317,6 +367,7 @@ export class ConnectionAuth {
     }
     const error = new SymsrvError('E_PROXY_AUTH', `proxy authentication failed for ${creds.typed} at ${where} (${title})`, { subject: where });
     this.auth.refusal = { credentials: creds, error };
+    this.auth.endTrial(this, false);
     return error;
   }
 
@@ -331,6 +382,37 @@ export class ConnectionAuth {
       `the proxy ${where} requires authentication (it offers ${offers}).${kerberos} Give credentials with --proxy-user USER and the password in SYMSRV_PROXY_PASSWORD, or set SYMSRV_PROXY_USER and SYMSRV_PROXY_PASSWORD`,
       { subject: where },
     );
+  }
+
+  /** The request ended without an answer on the credentials (network error, abort, lost socket). */
+  settle(): void {
+    this.auth.endTrial(this, false);
+  }
+
+  /** Whether answering `scheme` now may put the password on the wire (Kerberos never does). */
+  private sendsPassword(scheme: SchemeName): boolean {
+    if (!this.auth.credentials) return false;
+    return scheme !== 'negotiate' || this.auth.negotiateUnavailable !== undefined;
+  }
+
+  /**
+   * Waits for this connection's turn to try unproven credentials (ProxyAuth.trial). False when,
+   * meanwhile, the proxy refused them and a prompt may give others (send nothing up front);
+   * throws the refusal when nobody can.
+   */
+  private async mayTry(): Promise<boolean> {
+    await this.auth.trial(this);
+    const refused = this.auth.refused;
+    if (!refused) return true;
+    if (!this.auth.canAsk) throw refused;
+    return false;
+  }
+
+  /** As mayTry, in answer to a 407: a refusal meanwhile is thrown (next() may then ask). */
+  private async tryOrThrow(): Promise<void> {
+    await this.auth.trial(this);
+    const refused = this.auth.refused;
+    if (refused) throw refused;
   }
 
   /** The scheme of this connection's handshake as a person reads it: NTLM inside Negotiate is `negotiate-ntlm`. */

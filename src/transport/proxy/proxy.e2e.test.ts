@@ -7,6 +7,7 @@ import { startRig, type Rig } from '../../../test/rig/rig.js';
 import { selfCheck } from '../../../test/rig/selfcheck.js';
 import { listFiles, makeTempDir, removeDir } from '../../../test/helpers/tempdir.js';
 import { SymbolClient } from '../../client.js';
+import { Transport } from '../transport.js';
 import { CLI } from '../../../test/helpers/cli.js';
 
 /**
@@ -137,13 +138,41 @@ describe('symsrv fetch through authenticating proxies', { timeout: 600_000 }, ()
         assert.equal(rows.length, MANY.length);
         const user = scheme === 'ntlm' ? `${rig.domain}\\${rig.user}` : rig.user;
         for (const row of rows) assert.equal(row.error, `proxy authentication failed for ${user} at ${rig.proxies[scheme].url} (${TITLE[scheme]})`);
-        // One handshake per connection opened before the refusal was known: 2 x 407 each (the
-        // challenge, then the refusal), at most `jobs` connections.
+        // One try of the password in all, even with 8 connections at once (the others wait for
+        // the first try): one 407 for the refusal, plus one challenge per connection opened
+        // (at most `jobs`). Every connection trying it would be `2 x jobs`.
         const added = (await rig.count407(scheme)) - before407;
-        assert.ok(added <= 2 * jobs, `${added} 407s with --jobs ${jobs}`);
         if (jobs === 1) assert.equal(added, 2);
+        else assert.ok(added <= 1 + jobs, `${added} 407s with --jobs ${jobs}`);
       }
       assert.deepEqual(await listFiles(cache), []);
+    });
+  }
+
+  // Eight requests at once, each on its own new connection, before anything is known of the
+  // proxy: only one of them may try the password (the others wait for its answer). Without that,
+  // one wrong password would be 8 failed logons at once, a locked Active Directory account.
+  for (const [scheme, https] of [['basic', false], ['digest', false], ['ntlm', false], ['ntlm', true]] as const) {
+    test(`${TITLE[scheme]}, ${https ? 'HTTPS' : 'HTTP'}: 8 requests at once on new connections try a wrong password once`, async () => {
+      const user = scheme === 'ntlm' ? `${rig.domain}\\${rig.user}` : rig.user;
+      const t = new Transport({
+        retries: 0,
+        ca: [await readFile(rig.ca, 'utf8')],
+        proxies: { proxy: rig.proxies[scheme].url, proxyCredentials: { user, password: 'not-the-password' } },
+      });
+      const before407 = await rig.count407(scheme);
+      try {
+        const results = await Promise.allSettled(MANY.slice(0, 8).map((k) => t.get(`${origin(https)}/${k}`)));
+        for (const r of results) {
+          assert.equal(r.status, 'rejected');
+          assert.equal((r as PromiseRejectedResult).reason.message, `proxy authentication failed for ${user} at ${rig.proxies[scheme].url} (${TITLE[scheme]})`);
+        }
+      } finally {
+        await t.close();
+      }
+      // A challenge per connection (8), and one refusal; every connection trying would be 16.
+      const added = (await rig.count407(scheme)) - before407;
+      assert.ok(added <= 9, `${added} 407s`);
     });
   }
 

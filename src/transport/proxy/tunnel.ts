@@ -56,6 +56,7 @@ export async function openTunnel(proxy: URL, host: string, port: number, auth: C
       }
     }
   } catch (err) {
+    auth.settle(); // a handshake cut short: let the next connection try the credentials
     socket.destroy();
     if (err instanceof ProxyProtocolError) throw new SymsrvError('E_PROXY', `the proxy ${where}: ${err.message}`, { cause: err, subject: where });
     if (err instanceof SymsrvError) throw err;
