@@ -12,7 +12,8 @@ import { resolveTransportOptions, type ResolvedTransportOptions, type TransportO
 import { withRetry } from './retry.js';
 import { resolveCredentials } from './proxy/credentials.js';
 import { ForwardPool } from './proxy/forward.js';
-import { ProxyAuth, TITLE } from './proxy/proxy-auth.js';
+import { TITLE } from './auth/types.js';
+import { ProxyAuth } from './proxy/proxy-auth.js';
 import { describeProxy, ProxySelector, type ProxyChoice } from './proxy/select.js';
 import { TunnelAgent } from './proxy/tunnel-agent.js';
 

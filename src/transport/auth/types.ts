@@ -51,3 +51,14 @@ export interface AuthSession {
   readonly scheme: SchemeName;
   respond(request: AuthRequest, challenge: Challenge | undefined): Promise<string | undefined>;
 }
+
+/** A scheme as accepted: `negotiate-ntlm` is NTLM inside Negotiate (no Kerberos ticket). */
+export type AcceptedScheme = SchemeName | 'negotiate-ntlm';
+
+export const TITLE: Record<AcceptedScheme, string> = {
+  negotiate: 'Negotiate',
+  'negotiate-ntlm': 'Negotiate (NTLM)',
+  ntlm: 'NTLM',
+  digest: 'Digest',
+  basic: 'Basic',
+};

@@ -1,7 +1,8 @@
 import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { SymsrvError } from '../../errors.js';
-import type { ConnectionAuth, ProxyAuth } from './proxy-auth.js';
+import type { ConnectionAuth } from './connection-auth.js';
+import type { ProxyAuth } from './proxy-auth.js';
 import { describeProxy } from './select.js';
 
 /**

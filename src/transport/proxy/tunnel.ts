@@ -1,6 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { SymsrvError } from '../../errors.js';
-import type { ConnectionAuth } from './proxy-auth.js';
+import type { ConnectionAuth } from './connection-auth.js';
 import { describeProxy } from './select.js';
 import { ProxyProtocolError, readResponseHead, skipBody } from './response-head.js';
 
