@@ -1,6 +1,7 @@
 import { isSymsrvError, SymsrvError } from '../../errors.js';
 import { findNoProxyMatch } from './noproxy.js';
-import { loadPacScript, pacRequestUrl, parsePacResult, redactUrlText, type PacScript } from './pac.js';
+import { pacRequestUrl, type PacScript } from './pac.js';
+import { loadPacScript, parsePacResult, redactUrlText } from './pac-file.js';
 import { proxyFromInternetSettings, readInternetSettings, type InternetSettings } from './windows.js';
 
 /**
