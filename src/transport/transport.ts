@@ -110,7 +110,7 @@ export class Transport {
       const pool = { keepAlive: true, maxSockets: o.connectionsPerOrigin, timeout: o.keepAliveTimeout, scheduling: 'lifo' as const };
       r = {
         auth,
-        tunnels: new TunnelAgent(proxy, auth, o.connectTimeout, { ...pool, ...this.trust }),
+        tunnels: new TunnelAgent(proxy, auth, { connectTimeout: o.connectTimeout, answerTimeout: o.headersTimeout }, { ...pool, ...this.trust }),
         forward: new ForwardPool(proxy, auth, { lanes: o.connectionsPerOrigin, keepAliveTimeout: o.keepAliveTimeout }),
       };
       this.routes.set(key, r);
@@ -226,7 +226,14 @@ export class Transport {
         return;
       }
       req.once('error', reject);
-      guard.watch(req);
+      // A request still queued for a pooled connection emits nothing when destroyed (Node emits
+      // the error only once it gets a socket), so an abort or a timeout also rejects here.
+      guard.watch({
+        destroy: (err?: Error) => {
+          req.destroy(err);
+          reject(err);
+        },
+      });
       req.once('socket', (socket: Socket) => {
         // A reused keep-alive socket is already connected; only a new direct one gets the
         // connect timer (a tunnel has its own, in tunnel.ts).

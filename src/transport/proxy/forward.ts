@@ -160,8 +160,20 @@ function drain(res: IncomingMessage): Promise<void> {
 
 function proxyError(proxy: URL, err: unknown): unknown {
   const code = (err as NodeJS.ErrnoException)?.code;
+  const where = describeProxy(proxy);
   if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new SymsrvError('E_PROXY', `cannot reach the proxy ${describeProxy(proxy)}: ${code}`, { cause: err, subject: describeProxy(proxy) });
+    return new SymsrvError('E_PROXY', `cannot reach the proxy ${where}: ${code}`, { cause: err, subject: where });
+  }
+  // Before any answer, every byte on this socket came from the proxy: say so, not "Parse Error".
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    return new SymsrvError('E_PROXY', `the proxy ${where}: its answer has too many bytes of headers`, { cause: err, subject: where });
+  }
+  if (typeof code === 'string' && code.startsWith('HPE_')) {
+    return new SymsrvError('E_PROXY', `the proxy ${where}: its answer is not HTTP (${code})`, { cause: err, subject: where });
+  }
+  if (code === 'ECONNRESET') {
+    // E_NETWORK, so it is retried: a proxy closing a kept-alive connection is usually passing.
+    return new SymsrvError('E_NETWORK', `the proxy ${where} closed the connection before answering`, { cause: err, subject: where });
   }
   return err;
 }

@@ -17,7 +17,10 @@ export interface ProxyResponseHead {
 /** Headers larger than this are not a proxy's answer to CONNECT. */
 const HEAD_LIMIT = 64 * 1024;
 
-export class ProxyProtocolError extends Error {}
+export class ProxyProtocolError extends Error {
+  /** A connection closed early: often passing (an idle connection closed by the proxy), worth a retry. */
+  transient = false;
+}
 
 /**
  * Reads one response head from `socket`. Bytes after the head are pushed back with
@@ -38,7 +41,7 @@ export function readResponseHead(socket: Socket): Promise<ProxyResponseHead> {
     };
     const onEnd = (): void => {
       cleanup();
-      reject(new ProxyProtocolError('the proxy closed the connection before answering'));
+      reject(Object.assign(new ProxyProtocolError('it closed the connection before answering'), { transient: true }));
     };
     const onData = (chunk: Buffer): void => {
       buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
@@ -46,7 +49,7 @@ export function readResponseHead(socket: Socket): Promise<ProxyResponseHead> {
       if (end < 0) {
         if (buffered.length > HEAD_LIMIT) {
           cleanup();
-          reject(new ProxyProtocolError(`the proxy's answer has more than ${HEAD_LIMIT} bytes of headers`));
+          reject(new ProxyProtocolError(`its answer has more than ${HEAD_LIMIT} bytes of headers`));
         }
         return;
       }
@@ -71,7 +74,7 @@ export function readResponseHead(socket: Socket): Promise<ProxyResponseHead> {
 export function parseHead(text: string): ProxyResponseHead {
   const lines = text.split('\r\n');
   const m = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/.exec(lines[0] ?? '');
-  if (!m) throw new ProxyProtocolError(`the proxy's answer is not HTTP: "${(lines[0] ?? '').slice(0, 80)}"`);
+  if (!m) throw new ProxyProtocolError(`its answer is not HTTP: "${(lines[0] ?? '').slice(0, 80)}"`);
   const headers: Record<string, string | string[]> = {};
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(':');

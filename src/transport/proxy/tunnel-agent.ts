@@ -15,7 +15,7 @@ export class TunnelAgent extends HttpsAgent {
   constructor(
     private readonly proxy: URL,
     private readonly auth: ProxyAuth,
-    private readonly connectTimeout: number,
+    private readonly timeouts: { connectTimeout: number; answerTimeout: number },
     options: AgentOptions,
   ) {
     super(options);
@@ -31,13 +31,16 @@ export class TunnelAgent extends HttpsAgent {
     const name = (requested as { _agentKey?: string })._agentKey;
     const sockets = this.sockets as Record<string, unknown[]>;
     const list = name !== undefined ? (sockets[name] ??= []) : undefined;
-    const placeholder = {} as never;
+    // agent.destroy() (Transport.close) calls destroy() on every entry: for the placeholder that
+    // stops the tunnel being set up.
+    const stop = new AbortController();
+    const placeholder = { destroy: () => stop.abort() } as never;
     list?.push(placeholder);
     const unhold = (): void => {
       const i = list ? list.indexOf(placeholder) : -1;
       if (i >= 0) list!.splice(i, 1);
     };
-    openTunnel(this.proxy, host, port, this.auth.connection(), { connectTimeout: this.connectTimeout }).then(
+    openTunnel(this.proxy, host, port, this.auth.connection(), { ...this.timeouts, signal: stop.signal }).then(
       (socket) => {
         unhold();
         // TLS to the origin inside the tunnel: the proxy sees only ciphertext from here on.

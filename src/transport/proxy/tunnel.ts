@@ -6,6 +6,11 @@ import { ProxyProtocolError, readResponseHead, skipBody } from './response-head.
 
 export interface TunnelOptions {
   connectTimeout: number;
+  /**
+   * Longest wait for the proxy's answer to one CONNECT. Without it a proxy that accepts the
+   * connection and never answers would hold the tunnel's place in the agent's pool for good.
+   */
+  answerTimeout: number;
   signal?: AbortSignal | undefined;
   /** Most CONNECT round trips on one tunnel (a 407 loop ends here). */
   maxRounds?: number;
@@ -28,6 +33,10 @@ export async function openTunnel(proxy: URL, host: string, port: number, auth: C
   const maxRounds = options.maxRounds ?? 30; // sessions refuse to loop; only re-asked credentials add rounds
   const request = { method: 'CONNECT', uri: target, proxyHost: proxy.hostname };
   let socket = await dial(proxy, options);
+  const onAbort = (): void => {
+    socket.destroy();
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     let header = await auth.first(request);
     for (let round = 1; ; round++) {
@@ -35,8 +44,11 @@ export async function openTunnel(proxy: URL, host: string, port: number, auth: C
       // To the proxy only: this socket carries nothing else until the tunnel is up.
       if (header) lines.push(`Proxy-Authorization: ${header}`);
       socket.write(lines.join('\r\n') + '\r\n\r\n');
-      const head = await readResponseHead(socket);
+      const head = await withTimeout(readResponseHead(socket), options.answerTimeout, socket, () =>
+        new SymsrvError('E_TIMEOUT', `the proxy ${where} did not answer CONNECT ${target} (${options.answerTimeout / 1000} s)`, { subject: where }),
+      );
       if (head.statusCode >= 200 && head.statusCode < 300) {
+        options.signal?.removeEventListener('abort', onAbort);
         auth.accepted();
         return socket;
       }
@@ -48,7 +60,11 @@ export async function openTunnel(proxy: URL, host: string, port: number, auth: C
         });
       }
       if (round >= maxRounds) throw auth.refused(request);
-      const reusable = !head.closes && (await skipBody(socket, head));
+      const reusable =
+        !head.closes &&
+        (await withTimeout(skipBody(socket, head), options.answerTimeout, socket, () =>
+          new SymsrvError('E_TIMEOUT', `the proxy ${where} did not finish its answer to CONNECT ${target} (${options.answerTimeout / 1000} s)`, { subject: where }),
+        ));
       header = await auth.next(request, head.headers['proxy-authenticate'], { sameConnection: reusable });
       if (!reusable) {
         socket.destroy();
@@ -56,15 +72,30 @@ export async function openTunnel(proxy: URL, host: string, port: number, auth: C
       }
     }
   } catch (err) {
+    options.signal?.removeEventListener('abort', onAbort);
     auth.settle(); // a handshake cut short: let the next connection try the credentials
     socket.destroy();
-    if (err instanceof ProxyProtocolError) throw new SymsrvError('E_PROXY', `the proxy ${where}: ${err.message}`, { cause: err, subject: where });
+    if (err instanceof ProxyProtocolError) {
+      throw new SymsrvError(err.transient ? 'E_NETWORK' : 'E_PROXY', `the proxy ${where}: ${err.message}`, { cause: err, subject: where });
+    }
     if (err instanceof SymsrvError) throw err;
     throw new SymsrvError('E_PROXY', `the proxy ${where}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
       cause: err,
       subject: where,
     });
   }
+}
+
+/** `p`, or `error()` after `ms` (the socket is destroyed then, which ends `p` too). */
+function withTimeout<T>(p: Promise<T>, ms: number, socket: Socket, error: () => SymsrvError): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(error());
+      socket.destroy();
+    }, ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function dial(proxy: URL, options: TunnelOptions): Promise<Socket> {
