@@ -99,7 +99,9 @@ describe('symsrv fetch through authenticating proxies', { timeout: 600_000 }, ()
       const via = https ? 'HTTPS (CONNECT)' : 'HTTP';
       test(`${TITLE[scheme]}, ${via}: good credentials find the files`, async () => {
         const cache = join(tmp, `${scheme}-${https}-good`);
-        const r = symsrv(fetchArgs(scheme, https, cache), credentialsFor(scheme));
+        // --verbose too: its probe lines (proxy, scheme) are scanned for credentials at the end.
+        const r = symsrv([...fetchArgs(scheme, https, cache), '--verbose'], credentialsFor(scheme));
+        assert.match(r.stderr, new RegExp(`via proxy .*${TITLE[scheme]}`));
         assert.equal(r.code, 0, r.stdout + r.stderr);
         const rows = JSON.parse(r.stdout) as { status: string; path: string }[];
         assert.deepEqual(rows.map((x) => x.status), ['found', 'found', 'found']);
