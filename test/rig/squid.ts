@@ -22,6 +22,12 @@ export const ALL_SCHEMES: readonly RigScheme[] = ['basic', 'digest', 'ntlm', 'ne
 /** The squids whose helpers talk to winbindd (only one winbindd per machine: see winbind.ts). */
 export const WINBIND_SCHEMES: readonly RigScheme[] = ['ntlm', 'negotiate-ntlm', 'all'];
 
+/**
+ * Uses of one Digest nonce before squid calls it stale (407 with stale=true): low enough that a
+ * 60-file test sees a nonce go stale (proxy.e2e.test.ts), high enough for the self-check's 20.
+ */
+export const DIGEST_NONCE_USES = 50;
+
 /** Digest realm and Basic realm the proxies announce. */
 export const AUTH_REALM = 'symsrv-rig';
 
@@ -112,7 +118,7 @@ auth_param ntlm keep_alive on
 auth_param digest children 5 startup=1 idle=1
 auth_param digest realm ${AUTH_REALM}
 auth_param digest nonce_max_duration 30 minutes
-auth_param digest nonce_max_count 1000
+auth_param digest nonce_max_count ${DIGEST_NONCE_USES}
 `;
     case 'basic':
       return `auth_param basic program /usr/lib/squid/basic_ncsa_auth ${f.htpasswd}

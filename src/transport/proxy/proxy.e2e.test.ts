@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startRig, type Rig } from '../../../test/rig/rig.js';
 import { selfCheck } from '../../../test/rig/selfcheck.js';
+import { DIGEST_NONCE_USES } from '../../../test/rig/squid.js';
 import { listFiles, makeTempDir, removeDir } from '../../../test/helpers/tempdir.js';
 import { SymbolClient } from '../../client.js';
 import { Transport } from '../transport.js';
@@ -177,6 +178,19 @@ describe('symsrv fetch through authenticating proxies', { timeout: 600_000 }, ()
       assert.ok(added <= 9, `${added} 407s`);
     });
   }
+
+  test('Digest: a nonce squid declares stale (stale=true) is renewed without asking again', async () => {
+    // 53 files one at a time, plus the index2.txt probe: more requests than the rig's nonce is
+    // good for (DIGEST_NONCE_USES), so squid answers one of them 407 stale=true. symsrv takes the
+    // new nonce and goes on: every file found, and 2 x 407 in all (the first challenge, the stale one).
+    const keys = [...MANY, ...Object.values(KEYS)];
+    assert.ok(keys.length + 1 > DIGEST_NONCE_USES);
+    const before407 = await rig.count407('digest');
+    const r = symsrv([...fetchArgs('digest', false, join(tmp, 'digest-stale'), keys), '--jobs', '1'], credentialsFor('digest'));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.ok((JSON.parse(r.stdout) as { status: string }[]).every((x) => x.status === 'found'));
+    assert.equal((await rig.count407('digest')) - before407, 2);
+  });
 
   test('Negotiate: a ticket the proxy does not accept (none in the cache) fails with a clear error', () => {
     const r = symsrv(fetchArgs('negotiate', true, join(tmp, 'neg-none'), [KEYS['crash.pdb']!]));
