@@ -6,6 +6,11 @@ export interface Destroyable {
   destroy(error?: Error): unknown;
 }
 
+/** What code below the transport (forward.ts) needs of a guard: to be told when to stop. */
+export interface Watcher {
+  watch(target: Destroyable): () => void;
+}
+
 /**
  * The abort state of one GET, from the first byte sent to the last byte of the body: the
  * caller's signal, the total timeout and the per-phase timers (connect, headers) all end here,
@@ -17,7 +22,7 @@ export interface Destroyable {
  * what it watches itself, with the SymsrvError as the error, so the body's reader sees the real
  * reason ("timed out waiting for the response headers"), not a generic AbortError.
  */
-export class RequestGuard {
+export class RequestGuard implements Watcher {
   /** The SymsrvError the guard aborted with, if it did. */
   reason: SymsrvError | undefined;
   private readonly watched = new Set<Destroyable>();

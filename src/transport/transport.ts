@@ -213,7 +213,7 @@ export class Transport {
     if (proxy && !https) {
       // Plain HTTP through the proxy: absolute-URI requests on authenticated lanes.
       return this.route(proxy)
-        .forward.request(u, headers, (req) => guard.watch(req))
+        .forward.request(u, headers, guard)
         .then(done, failed);
     }
     const agent = proxy ? this.route(proxy).tunnels : https ? this.httpsAgent : this.httpAgent;

@@ -47,4 +47,21 @@ describe('a misbehaving proxy for plain HTTP (absolute-URI requests on lanes)', 
       await res.discard();
     });
   }
+
+  test('a request waiting for a busy lane ends at once when its caller aborts', { timeout: 10_000 }, async () => {
+    const slow = new Transport({ retries: 0, headersTimeout: 5000, connectionsPerOrigin: 1, proxies: { proxy: proxy.url } });
+    try {
+      proxy.modes.set('held', 'stall');
+      const first = slow.get('http://held/a').catch((e: unknown) => e); // holds the one lane for 5 s
+      const stop = new AbortController();
+      setTimeout(() => stop.abort(), 100);
+      const t0 = Date.now();
+      await assert.rejects(slow.get('http://held/b', { signal: stop.signal }), (e: unknown) => isSymsrvError(e, 'E_ABORTED'));
+      assert.ok(Date.now() - t0 < 2000, `ended after ${Date.now() - t0} ms, not when the lane came free`);
+      void first;
+    } finally {
+      await slow.close();
+    }
+  });
 });
+

@@ -1,6 +1,7 @@
-import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { SymsrvError } from '../../errors.js';
+import type { Watcher } from '../guard.js';
 import type { ConnectionAuth } from './connection-auth.js';
 import type { ProxyAuth } from './proxy-auth.js';
 import { describeProxy } from './select.js';
@@ -47,8 +48,8 @@ export class ForwardPool {
    * Sends `GET url` through the proxy, answering 407s on the same lane, and resolves with the
    * first non-407 response. The lane is free again once that response's body ends or is closed.
    */
-  async request(url: URL, headers: Record<string, string>, onRequest?: (req: ClientRequest) => void): Promise<IncomingMessage> {
-    const lane = await this.acquire();
+  async request(url: URL, headers: Record<string, string>, guard?: Watcher): Promise<IncomingMessage> {
+    const lane = await this.acquire(guard);
     let released = false;
     const release = (): void => {
       if (released) return;
@@ -62,7 +63,7 @@ export class ForwardPool {
       let header = await lane.auth!.first(authRequest);
       const maxRounds = this.options.maxRounds ?? 30; // sessions refuse to loop; only re-asked credentials add rounds
       for (let round = 1; ; round++) {
-        const res = await this.send(lane, url, headers, header, onRequest);
+        const res = await this.send(lane, url, headers, header, guard);
         if (res.statusCode !== 407) {
           if (header) lane.auth!.accepted();
           res.once('end', release);
@@ -90,7 +91,7 @@ export class ForwardPool {
     url: URL,
     headers: Record<string, string>,
     proxyAuthorization: string | undefined,
-    onRequest?: (req: ClientRequest) => void,
+    guard?: Watcher,
   ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const h: Record<string, string> = { ...headers, host: url.host };
@@ -108,7 +109,7 @@ export class ForwardPool {
       req.once('error', (err) => reject(proxyError(this.proxy, err)));
       // The caller watches the request (aborts, timeouts): after the error listener, so a request
       // destroyed at once still rejects.
-      onRequest?.(req);
+      guard?.watch(req);
       req.once('socket', (socket: Socket) => {
         if (socket !== lane.socket) {
           // A new connection: authentication state belongs to the old one.
@@ -125,7 +126,8 @@ export class ForwardPool {
     });
   }
 
-  private acquire(): Promise<Lane> {
+  /** A free lane, or the next one freed; an abort or timeout (the guard) while waiting rejects. */
+  private acquire(guard?: Watcher): Promise<Lane> {
     // Prefer a lane whose socket is alive (and so, perhaps, already authenticated).
     const idle = this.lanes.filter((l) => !l.busy);
     const lane = idle.find((l) => l.socket && !l.socket.destroyed) ?? idle[0];
@@ -133,7 +135,21 @@ export class ForwardPool {
       lane.busy = true;
       return Promise.resolve(lane);
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => {
+      let unwatch = (): void => {};
+      const waiter = (l: Lane): void => {
+        unwatch();
+        resolve(l);
+      };
+      this.waiting.push(waiter);
+      unwatch = guard?.watch({
+        destroy: (err?: Error) => {
+          const i = this.waiting.indexOf(waiter);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(err);
+        },
+      }) ?? unwatch;
+    });
   }
 
   private release(lane: Lane): void {
