@@ -151,6 +151,9 @@ http {
     location /redirect/ { rewrite ^/redirect/(.*)$ /store/$1 redirect; }
     location /redirect2/ { rewrite ^/redirect2/(.*)$ /redirect/$1 permanent; }
     location /redirect-loop/ { rewrite ^(.*)$ $1 redirect; }
+    # To another server, as msdl.microsoft.com sends to its CDN: /cross/<scheme>/<host:port>/<path>
+    # answers 302 to <scheme>://<host:port>/store/<path>.
+    location ~ ^/cross/(https?)/([^/]+)/(.*)$ { return 302 $1://$2/store/$3; }
     location /error500/ { return 500; }
     location /error503/ { return 503; }
     location /gone/ { return 404; }

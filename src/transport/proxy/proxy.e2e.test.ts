@@ -329,6 +329,22 @@ describe('symsrv fetch through authenticating proxies', { timeout: 600_000 }, ()
     }
   });
 
+  // msdl.microsoft.com answers with a redirect to its CDN: the HTTP origin sends the client to the
+  // HTTPS one. The redirected GET goes through the proxy again (a CONNECT, authenticated on the
+  // proxy hop), and no credential follows the redirect to either server (checked below).
+  for (const scheme of ['ntlm', 'basic'] as const) {
+    test(`${TITLE[scheme]}: a redirect to another server goes through the proxy too`, async () => {
+      const httpsHost = new URL(rig.httpsOrigin.url).host.replace('127.0.0.1', 'localhost');
+      const cache = join(tmp, `${scheme}-cross`);
+      const args = ['fetch', '--json', '--retries', '0', '--verbose', '--cacert', rig.ca, '--proxy', rig.proxies[scheme].url];
+      const r = symsrv([...args, '-y', `srv*${cache}*${rig.httpOrigin.url}/cross/https/${httpsHost}`, '--key', KEYS['crash.pdb']!], credentialsFor(scheme));
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.deepEqual(await readFile(join(cache, KEYS['crash.pdb']!)), await readFile(join(FIX, 'pdb', 'crash.pdb')));
+      const tunnels = (await readFile(rig.proxies[scheme].accessLog, 'utf8')).split('\n').filter((l) => l.includes(`CONNECT ${httpsHost}`));
+      assert.ok(tunnels.length > 0, 'the redirected request went through the proxy (CONNECT)');
+    });
+  }
+
   test('no credential anywhere it does not belong: origins, output, cache', async () => {
     const secrets = [rig.password];
     const originLogs = (await readFile(rig.httpOrigin.accessLog, 'utf8')) + (await readFile(rig.httpsOrigin.accessLog, 'utf8'));
