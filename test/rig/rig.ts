@@ -35,6 +35,8 @@ export interface Rig<S extends RigScheme = RigScheme> {
   /** The rig's temp dir (0755): tls/, store/, auth/, krb5/, samba/, squid/<scheme>/. */
   dir: string;
   user: 'alice';
+  /** `alice@symsrv.test`: the user@REALM form, same password, for Basic, Digest and NTLM (see UPN_USER). */
+  upnUser: string;
   /** alice's password, the same for Basic, Digest, NTLM (tdbsam) and Kerberos; random per rig. */
   password: string;
   /** NTLM domain = workgroup = netbios name. */
@@ -84,6 +86,14 @@ export interface RigOptions<S extends RigScheme> {
 }
 
 const USER = 'alice';
+/**
+ * alice again under a name of the `user@REALM` form, with the same password, for Basic, Digest and
+ * NTLM. A standalone Samba has no user principal names (an Active Directory DC maps a UPN to its
+ * account), so the account is simply named so: what the tests check is the client's side, that a
+ * name typed as user@REALM goes out as typed and its NTLMv2 proof is right (Windows sends a UPN in
+ * the user field with an empty domain).
+ */
+const UPN_USER = 'alice@symsrv.test';
 const REALM = 'SYMSRV.TEST';
 
 /** Rigs started and not stopped: killed (and their dirs removed) when this process exits. */
@@ -172,7 +182,7 @@ export async function startRig<S extends RigScheme = RigScheme>(opts: RigOptions
       startNginx({ root: storeRoot }).then(origin('http')),
       writeAuthFiles(dir, password, proxyUser.gid),
       setUpKerberos(dir, password, proxyUser.uid).then((k) => ((kdc = k.kdc), k)),
-      needsWinbind ? startWinbind(dir, USER, password, opts.winbindWaitMs ?? 0, track).then((w) => w.conf) : Promise.resolve(''),
+      needsWinbind ? startWinbind(dir, [USER, UPN_USER], password, opts.winbindWaitMs ?? 0, track).then((w) => w.conf) : Promise.resolve(''),
     ] as const);
 
     const files: SquidFiles = {
@@ -215,6 +225,7 @@ export async function startRig<S extends RigScheme = RigScheme>(opts: RigOptions
     return {
       dir,
       user: USER,
+      upnUser: UPN_USER,
       password,
       domain: DOMAIN,
       realm: REALM,
@@ -260,9 +271,10 @@ async function writeAuthFiles(dir: string, password: string, proxyGid: number): 
   const { stdout } = await run('openssl', ['passwd', '-apr1', '-stdin'], { input: `${password}\n` });
   const htpasswd = join(dir, 'auth', 'htpasswd');
   const digest = join(dir, 'auth', 'digest.passwd');
-  const ha1 = createHash('md5').update(`${USER}:${AUTH_REALM}:${password}`).digest('hex');
-  await writeFile(htpasswd, `${USER}:${stdout.trim()}\n`, { mode: 0o640 });
-  await writeFile(digest, `${USER}:${AUTH_REALM}:${ha1}\n`, { mode: 0o640 });
+  const users = [USER, UPN_USER];
+  const ha1 = (user: string): string => createHash('md5').update(`${user}:${AUTH_REALM}:${password}`).digest('hex');
+  await writeFile(htpasswd, users.map((u) => `${u}:${stdout.trim()}\n`).join(''), { mode: 0o640 });
+  await writeFile(digest, users.map((u) => `${u}:${AUTH_REALM}:${ha1(u)}\n`).join(''), { mode: 0o640 });
   for (const f of [htpasswd, digest]) {
     await chown(f, 0, proxyGid);
     await chmod(f, 0o640);

@@ -11,7 +11,7 @@ import { isStopped, launch, run, startTime, waitUntil, type Tracked } from './pr
  * - the client socket `/run/samba/winbindd/pipe` (libwbclient always uses it): only ONE winbindd
  *   can serve clients per machine, so a second rig fails (or waits) here instead of stealing the
  *   socket; rigs coordinate through WINBIND_LOCK;
- * - the Unix account `alice` (tdbsam wants one; created once, left in /etc/passwd);
+ * - the Unix accounts `alice` and `alice@symsrv.test` (tdbsam wants them; created once, left in /etc/passwd);
  * - `proxy` in the group `winbindd_priv`, so ntlm_auth running as proxy may use the privileged pipe.
  */
 
@@ -111,7 +111,7 @@ async function socketOwner(): Promise<string> {
  * answers. `track` is called as soon as a process exists, so a caller can stop it even when this
  * function fails later.
  */
-export async function startWinbind(dir: string, user: string, password: string, waitMs: number, track: (t: Tracked) => void): Promise<Winbind> {
+export async function startWinbind(dir: string, users: readonly string[], password: string, waitMs: number, track: (t: Tracked) => void): Promise<Winbind> {
   await claimWinbind(dir, waitMs);
   const s = join(dir, 'samba');
   const sub = ['private', 'state', 'cache', 'lock', 'run', 'ncalrpc', 'log'];
@@ -140,9 +140,9 @@ export async function startWinbind(dir: string, user: string, password: string, 
 `,
   );
 
-  await ensureUnixUser(user);
+  for (const user of users) await ensureUnixUser(user);
   await ensureGroupMember('proxy', 'winbindd_priv');
-  await run('smbpasswd', ['-c', conf, '-s', '-a', user], { input: `${password}\n${password}\n` });
+  for (const user of users) await run('smbpasswd', ['-c', conf, '-s', '-a', user], { input: `${password}\n${password}\n` });
   // In 4.17 the privileged pipe lives in the state directory; winbindd insists on root and 0750.
   const priv = join(s, 'state', 'winbindd_privileged');
   await mkdir(priv, { recursive: true, mode: 0o750 });
@@ -178,7 +178,9 @@ async function ensureUnixUser(user: string): Promise<void> {
     () => false,
   );
   if (known) return;
-  await run('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', user]).catch(
+  // --badname: Debian's useradd refuses `@` in a name without it (alice@symsrv.test, see rig.ts).
+  const options = ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin'];
+  await run('useradd', [...(/^[a-z_][a-z0-9_-]*$/.test(user) ? [] : ['--badname']), ...options, user]).catch(
     async (err: unknown) => {
       // Another rig (in another test process) may have added it meanwhile.
       const nowKnown = await run('getent', ['passwd', user]).then(

@@ -192,6 +192,19 @@ describe('symsrv fetch through authenticating proxies', { timeout: 600_000 }, ()
     assert.equal((await rig.count407('digest')) - before407, 2);
   });
 
+  // user@REALM typed as the user name: it goes out as typed (for NTLM as Windows sends a UPN: the
+  // whole name in the user field, an empty domain) and the proxy accepts it. The rig's Samba,
+  // Basic and Digest files know alice under that name too (rig.ts, UPN_USER).
+  for (const scheme of ['basic', 'digest', 'ntlm'] as const) {
+    test(`${TITLE[scheme]}: a user@REALM name works as typed`, async () => {
+      const cache = join(tmp, `${scheme}-upn`);
+      const r = symsrv(fetchArgs(scheme, true, cache, [KEYS['crash.pdb']!]), { SYMSRV_PROXY_USER: rig.upnUser, SYMSRV_PROXY_PASSWORD: rig.password });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const user = (await readFile(rig.proxies[scheme].accessLog, 'utf8')).split('\n').filter((l) => l.includes(rig.upnUser));
+      assert.ok(user.length > 0, `squid logged ${rig.upnUser} as the user`);
+    });
+  }
+
   test('Negotiate: a ticket the proxy does not accept (none in the cache) fails with a clear error', () => {
     const r = symsrv(fetchArgs('negotiate', true, join(tmp, 'neg-none'), [KEYS['crash.pdb']!]));
     assert.equal(r.code, 1);
