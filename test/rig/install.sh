@@ -8,10 +8,11 @@
 #   openssl curl           test certificates; curl is the reference client of the self-check
 #   libkrb5-dev            lets the optional npm `kerberos` package build
 #   nginx-light            the HTTP and HTTPS origins (test/helpers/nginx.ts; scripts/test-all.sh installs it too)
+#   lighttpd               checks Digest SHA-256 answers, which squid cannot (test/helpers/lighttpd.ts)
 # Must run as root (the rig itself needs root: squid, winbindd, useradd).
 set -euo pipefail
 
-pkgs=(squid winbind samba-common-bin krb5-kdc krb5-admin-server krb5-user openssl curl libkrb5-dev)
+pkgs=(squid winbind samba-common-bin krb5-kdc krb5-admin-server krb5-user openssl curl libkrb5-dev lighttpd)
 # nginx counts as present in any flavour (nginx-light, nginx-core, ...): only its binary is used.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || pkgs+=(nginx-light)
 
@@ -35,9 +36,9 @@ export DEBIAN_FRONTEND=noninteractive
 # apt's chatter (debconf notes and the like) is shown only when something fails.
 log=$(mktemp)
 cleanup() { rm -f "$log"; }
-# The postinst scripts start the system squid, winbind and KDC services unless policy-rc.d says
-# no; a system winbindd would then own the hard-coded /run/samba/winbindd/pipe and a system squid
-# port 3128. Where no policy exists, forbid service starts for the duration of the install.
+# The postinst scripts start the system squid, winbind, KDC and lighttpd services unless
+# policy-rc.d says no; a system winbindd would then own the hard-coded /run/samba/winbindd/pipe,
+# a system squid port 3128, lighttpd port 80. Where no policy exists, forbid service starts for the duration of the install.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\n# temporary, from symsrv test/rig/install.sh\nexit 101\n' >/usr/sbin/policy-rc.d
   chmod 755 /usr/sbin/policy-rc.d

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash, getHashes } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { startDigestServer, type DigestServer } from '../../../test/helpers/lighttpd.js';
+import { makeTempDir, removeDir } from '../../../test/helpers/tempdir.js';
 import { parseChallenges } from './challenge.js';
 import { createDigestSession, pickDigestChallenge } from './digest.js';
 import type { AuthRequest, Challenge } from './types.js';
@@ -324,5 +327,52 @@ describe('Digest: session', () => {
   test('a realm or nonce with a control character is not echoed', async () => {
     const c: Challenge = { scheme: 'digest', params: { realm: 'r', nonce: 'N\r\nX: 1', qop: 'auth' } };
     assert.equal(await createDigestSession(creds).respond(get('/'), c), undefined);
+  });
+});
+
+// SHA-256 against an independent implementation: lighttpd's mod_auth (test/helpers/lighttpd.ts),
+// since squid's Digest has MD5 only. curl checks the server first.
+describe('Digest SHA-256 checked by lighttpd', () => {
+  let dir: string;
+  let server: DigestServer;
+  const user = { user: 'alice', password: 'Circle of Life' };
+
+  before(async () => {
+    dir = await makeTempDir('symsrv-digest-');
+    server = await startDigestServer(dir, { ...user, realm: 'symsrv-test', algorithm: 'SHA-256' });
+    const ref = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--digest', '-u', `${user.user}:${user.password}`, `${server.url}/x.bin`], { encoding: 'utf8' });
+    assert.equal(ref.stdout, '200', `curl --digest against lighttpd: ${ref.stdout} ${ref.stderr}`);
+  });
+  after(async () => {
+    await server?.stop();
+    if (dir) await removeDir(dir);
+  });
+
+  /** A GET with an optional Authorization header: the status, and the challenge when 401. */
+  async function fetchWith(path: string, authorization?: string): Promise<{ status: number; challenge?: Challenge; body: string }> {
+    const res = await fetch(`${server.url}${path}`, authorization ? { headers: { authorization } } : {});
+    const header = res.headers.get('www-authenticate');
+    return { status: res.status, body: await res.text(), ...(header ? { challenge: challenge(header) } : {}) };
+  }
+
+  test('the challenge asks for SHA-256; our answer is accepted, and so is the next one signed up front (nc=2)', async () => {
+    const first = await fetchWith('/x.bin');
+    assert.equal(first.status, 401);
+    assert.equal(first.challenge?.params['algorithm'], 'SHA-256');
+    const session = createDigestSession(user);
+    const answer = await session.respond({ method: 'GET', uri: '/x.bin', proxyHost: '127.0.0.1' }, first.challenge);
+    assert.equal(fields(answer).algorithm, 'SHA-256');
+    const ok = await fetchWith('/x.bin', answer);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body, 'hello from lighttpd\n');
+    const next = await session.respond({ method: 'GET', uri: '/x.bin', proxyHost: '127.0.0.1' }, undefined);
+    assert.equal(fields(next).nc, '00000002');
+    assert.equal((await fetchWith('/x.bin', next)).status, 200);
+  });
+
+  test('a wrong password is refused by lighttpd', async () => {
+    const first = await fetchWith('/x.bin');
+    const answer = await createDigestSession({ user: 'alice', password: 'wrong' }).respond({ method: 'GET', uri: '/x.bin', proxyHost: '127.0.0.1' }, first.challenge);
+    assert.equal((await fetchWith('/x.bin', answer)).status, 401);
   });
 });
