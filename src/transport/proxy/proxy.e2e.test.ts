@@ -205,6 +205,31 @@ describe('symsrv fetch through authenticating proxies', { timeout: 600_000 }, ()
     });
   }
 
+  // --proxy-auth LIST overrides "the strongest offered": the `all` squid offers Negotiate, NTLM,
+  // Digest and Basic, and alice has a ticket and a password; the list decides, in its order.
+  for (const [list, used] of [
+    ['digest', 'Digest'],
+    ['basic,ntlm', 'Basic'],
+    ['ntlm,negotiate', 'NTLM'],
+    ['negotiate,basic', 'Negotiate'],
+  ] as const) {
+    test(`--proxy-auth ${list} on a proxy offering all four: ${used} is used`, () => {
+      const r = symsrv([...fetchArgs('all', false, join(tmp, `all-${list}`), [KEYS['crash.pdb']!]), '--verbose', '--proxy-auth', list], {
+        SYMSRV_PROXY_USER: list.startsWith('ntlm') ? `${rig.domain}\\${rig.user}` : rig.user,
+        SYMSRV_PROXY_PASSWORD: rig.password,
+        KRB5CCNAME: rig.krb5.ccache,
+      });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stderr, new RegExp(`crash\\.pdb -> 200 via proxy [^\\n]*, ${used}$`, 'm'));
+    });
+  }
+
+  test('--proxy-auth with an unknown scheme is a usage error (exit 2) before any request', () => {
+    const r = symsrv([...fetchArgs('all', false, join(tmp, 'all-bad-list'), [KEYS['crash.pdb']!]), '--proxy-auth', 'kerberos5']);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /--proxy-auth/);
+  });
+
   test('Negotiate: a ticket the proxy does not accept (none in the cache) fails with a clear error', () => {
     const r = symsrv(fetchArgs('negotiate', true, join(tmp, 'neg-none'), [KEYS['crash.pdb']!]));
     assert.equal(r.code, 1);
