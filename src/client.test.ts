@@ -1,38 +1,28 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startNginx, type NginxServer } from '../test/helpers/nginx.js';
-import { buildStore } from '../test/helpers/store.js';
-import { makeTempDir } from '../test/helpers/tempdir.js';
+import type { NginxServer } from '../test/helpers/nginx.js';
 import { SymbolClient } from './client.js';
 import { isSymsrvError } from './errors.js';
+import { CRASH, CWE, HELLO, startFixtureStore, type FixtureStore } from '../test/helpers/fixture-store.js';
 
 const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
-const CRASH = 'crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb';
-const CWE = 'CrashWithException.pdb/F535C5FB2AE84BB8AA206C30BE566C5A1/CrashWithException.pdb';
-const HELLO = 'HelloWorld.pdb/99891B3ED7AE4C3BABFF8A2B4A9B0C431/HelloWorld.pdb';
 
 async function requestsFor(log: string, fragment: string): Promise<number> {
   return (await readFile(log, 'utf8')).split('\n').filter((l) => l.includes(fragment)).length;
 }
 
 describe('SymbolClient over a symbol path', () => {
+  let store: FixtureStore;
   let tmp: string;
   let nginx: NginxServer;
 
   before(async () => {
-    tmp = await makeTempDir('symsrv-client-');
-    await buildStore(join(tmp, 'www'), [
-      { path: join(FIX, 'pdb/crash.pdb'), key: CRASH },
-      { path: join(FIX, 'pdb/CrashWithException.pdb'), key: CWE },
-    ]);
-    nginx = await startNginx({ root: join(tmp, 'www') });
+    store = await startFixtureStore('symsrv-client-');
+    ({ tmp, nginx } = store);
   });
-  after(async () => {
-    await nginx?.stop();
-    await rm(tmp, { recursive: true, force: true });
-  });
+  after(() => store?.stop());
 
   test('srv*A*B*url: a file found upstream fills B and A; the next lookup ends in A with no request', async () => {
     const a = join(tmp, 't1/a');

@@ -10,11 +10,10 @@ import { startNginx, type NginxServer } from '../../test/helpers/nginx.js';
 import { buildStore } from '../../test/helpers/store.js';
 import { listFiles as files, makeTempDir } from '../../test/helpers/tempdir.js';
 import { CLI } from '../../test/helpers/cli.js';
+import { CRASH, CWE } from '../../test/helpers/fixture-store.js';
 
 const MAIN = CLI; // the bundled command, as shipped
 const FIX = new URL('../../../test/fixtures/', import.meta.url).pathname;
-const CRASH = 'crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb';
-const CWE = 'CrashWithException.pdb/F535C5FB2AE84BB8AA206C30BE566C5A1/CrashWithException.pdb';
 const BIG = 'big.bin/B16/big.bin';
 const bigBytes = randomBytes(3 * 1024 * 1024);
 

@@ -9,6 +9,7 @@ import { listFiles, makeTempDir, removeDir } from '../../test/helpers/tempdir.js
 import { SymbolClient } from '../client.js';
 import type { CredentialRequest } from './types.js';
 import { CLI } from '../../test/helpers/cli.js';
+import { CRASH, HELLO } from '../../test/helpers/fixture-store.js';
 
 /**
  * The credential prompt through a real terminal (tmux) and a real squid (Basic): asked on a 407,
@@ -18,8 +19,6 @@ import { CLI } from '../../test/helpers/cli.js';
 
 const MAIN = CLI; // the bundled command, as shipped
 const FIX = new URL('../../../test/fixtures/', import.meta.url).pathname;
-const CRASH = 'crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb';
-const HELLO = 'HelloWorld.pdb/99891B3ED7AE4C3BABFF8A2B4A9B0C431/HelloWorld.pdb';
 
 function tmux(...args: string[]): string {
   return execFileSync('tmux', args, { encoding: 'utf8' });

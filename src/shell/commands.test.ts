@@ -1,17 +1,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startNginx, type NginxServer } from '../../test/helpers/nginx.js';
-import { buildStore } from '../../test/helpers/store.js';
-import { makeTempDir, removeDir } from '../../test/helpers/tempdir.js';
+import type { NginxServer } from '../../test/helpers/nginx.js';
 import { complete, executeCommand, parseCommandLine, runCommand } from './commands.js';
 import { loadTargets } from './modules.js';
 import { ShellSession } from './session.js';
+import { CRASH, CWE, HELLO, startFixtureStore, type FixtureStore } from '../../test/helpers/fixture-store.js';
 
 const FIX = new URL('../../../test/fixtures/', import.meta.url).pathname;
-const CRASH = 'crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb';
-const CWE = 'CrashWithException.pdb/F535C5FB2AE84BB8AA206C30BE566C5A1/CrashWithException.pdb';
-const HELLO = 'HelloWorld.pdb/99891B3ED7AE4C3BABFF8A2B4A9B0C431/HelloWorld.pdb';
 const BINARIES = ['pe/crash.exe', 'pe/CrashWithException.exe', 'pe/HelloWorld.exe'].map((f) => join(FIX, f));
 
 describe('parseCommandLine', () => {
@@ -49,19 +45,13 @@ describe('the shell against a real store', () => {
     return { session, cache };
   };
 
+  let store: FixtureStore;
   before(async () => {
-    tmp = await makeTempDir('symsrv-shell-');
     // HelloWorld's PDB is left out: that module stays missing.
-    await buildStore(join(tmp, 'www'), [
-      { path: join(FIX, 'pdb/crash.pdb'), key: CRASH },
-      { path: join(FIX, 'pdb/CrashWithException.pdb'), key: CWE },
-    ]);
-    nginx = await startNginx({ root: join(tmp, 'www') });
+    store = await startFixtureStore('symsrv-shell-');
+    ({ tmp, nginx } = store);
   });
-  after(async () => {
-    await nginx?.stop();
-    await removeDir(tmp);
-  });
+  after(() => store?.stop());
 
   test('lm shows every module deferred; .reload loads them; lm then shows the PDB paths, and a missing one as missing', async () => {
     const { session, cache } = await open();

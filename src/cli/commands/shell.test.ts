@@ -5,34 +5,29 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { startFaultServer, type FaultServer } from '../../../test/helpers/faults.js';
-import { startNginx, type NginxServer } from '../../../test/helpers/nginx.js';
-import { buildStore } from '../../../test/helpers/store.js';
-import { makeTempDir, removeDir } from '../../../test/helpers/tempdir.js';
+import type { NginxServer } from '../../../test/helpers/nginx.js';
+import { makeTempDir } from '../../../test/helpers/tempdir.js';
 import { CLI } from '../../../test/helpers/cli.js';
+import { CRASH, CWE, startFixtureStore, type FixtureStore } from '../../../test/helpers/fixture-store.js';
 
 const MAIN = CLI; // the bundled command, as shipped
 const FIX = new URL('../../../../test/fixtures/', import.meta.url).pathname;
-const CRASH = 'crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb';
-const CWE = 'CrashWithException.pdb/F535C5FB2AE84BB8AA206C30BE566C5A1/CrashWithException.pdb';
 const EXES = [join(FIX, 'pe/crash.exe'), join(FIX, 'pe/CrashWithException.exe')];
 
 let tmp: string;
 let nginx: NginxServer;
 let faults: FaultServer;
 
+let store: FixtureStore;
+
 before(async () => {
-  tmp = await makeTempDir('symsrv-cli-shell-');
-  await buildStore(join(tmp, 'www'), [
-    { path: join(FIX, 'pdb/crash.pdb'), key: CRASH },
-    { path: join(FIX, 'pdb/CrashWithException.pdb'), key: CWE },
-  ]);
-  nginx = await startNginx({ root: join(tmp, 'www') });
+  store = await startFixtureStore('symsrv-cli-shell-');
+  ({ tmp, nginx } = store);
   faults = await startFaultServer({ root: join(tmp, 'www') });
 });
 after(async () => {
   await faults?.stop();
-  await nginx?.stop();
-  await removeDir(tmp);
+  await store?.stop();
 });
 
 /** The environment of a shell under test: no symbol path or proxy from the machine, history in `tmp`. */
