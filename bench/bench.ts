@@ -11,7 +11,7 @@
  * The argument `run` is required: the test command runs every .js file under dist/ with
  * `node --test`, and this file must not start a benchmark there.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomFill } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
@@ -22,6 +22,7 @@ import { repoRoot } from '../test/helpers/readers.js';
 import { buildStore } from '../test/helpers/store.js';
 import { makeTempDir } from '../test/helpers/tempdir.js';
 import { buildTestbins } from '../test/helpers/testbins.js';
+import { BenchSession } from './session.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SMALL_FILES = Number(process.env.BENCH_SMALL_FILES ?? 200);
@@ -61,36 +62,11 @@ interface Run {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cleanup on every way out: normal end, error, Ctrl-C, SIGTERM.
+// Cleanup on every way out (session.ts).
 
-let work: string | undefined;
 let nginx: NginxServer | undefined;
-let child: ChildProcess | undefined;
-let cleaning: Promise<void> | undefined;
-let interrupted = false;
-
-function cleanup(): Promise<void> {
-  return (cleaning ??= (async () => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const c = child;
-      c.kill('SIGKILL');
-      await new Promise((r) => c.once('close', r));
-    }
-    await nginx?.stop().catch(() => {});
-    if (work) rmSync(work, { recursive: true, force: true });
-  })());
-}
-
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => {
-    interrupted = true;
-    process.stderr.write(`\nbench: ${sig}, cleaning up\n`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-process.once('exit', () => {
-  // Last resort if something exited without cleanup(): at least free the tmpfs.
-  if (work) rmSync(work, { recursive: true, force: true });
+const session = new BenchSession('bench', async () => {
+  await nginx?.stop();
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -111,14 +87,14 @@ const elfKey = (id: Buffer): string => `_.debug/elf-buildid-sym-${id.toString('h
 /** Runs a tool as `child` (so a signal can stop it) and fails with its stderr. */
 async function run(cmd: string, args: string[]): Promise<void> {
   const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  child = c;
+  session.child = c;
   let stderr = '';
   c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve, reject) => {
     c.once('error', (e) => reject(new Error(`cannot run ${cmd}: ${e.message}`)));
     c.once('close', resolve);
   });
-  child = undefined;
+  session.child = undefined;
   if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${code}): ${stderr}`);
 }
 
@@ -143,8 +119,8 @@ async function writeRandomFile(path: string, bytes: number): Promise<void> {
 }
 
 async function smallScenario(store: string, baseDebug: string): Promise<Scenario> {
-  const pad = join(work!, 'small.pad');
-  const padded = join(work!, 'small.debug');
+  const pad = join(session.work!, 'small.pad');
+  const padded = join(session.work!, 'small.debug');
   await writeRandomFile(pad, SMALL_PAD);
   await addPadding(baseDebug, pad, padded);
   const template = await readFile(padded);
@@ -166,8 +142,8 @@ async function smallScenario(store: string, baseDebug: string): Promise<Scenario
 }
 
 async function bigScenario(store: string, baseDebug: string): Promise<Scenario> {
-  const pad = join(work!, 'big.pad');
-  const staged = join(work!, 'big.debug');
+  const pad = join(session.work!, 'big.pad');
+  const staged = join(session.work!, 'big.debug');
   await writeRandomFile(pad, BIG_BYTES);
   await addPadding(baseDebug, pad, staged);
   await unlink(pad);
@@ -205,11 +181,11 @@ function checkBuildId(file: string, key: string): void {
  * with GNU time's %M when /usr/bin/time exists, else by polling VmHWM in /proc/PID/status.
  */
 async function timed(cmd: string, args: string[]): Promise<{ seconds: number; rssKb: number; stdout: string; stderr: string; code: number | null }> {
-  const rssFile = join(work!, `rss-${process.hrtime.bigint()}`);
+  const rssFile = join(session.work!, `rss-${process.hrtime.bigint()}`);
   const [file, argv] = TIME ? [TIME, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
   const t0 = performance.now();
   const c = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: CLEAN_ENV });
-  child = c;
+  session.child = c;
   let stdout = '';
   let stderr = '';
   c.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -228,7 +204,7 @@ async function timed(cmd: string, args: string[]): Promise<{ seconds: number; rs
   });
   const seconds = (performance.now() - t0) / 1000;
   if (poll) clearInterval(poll);
-  child = undefined;
+  session.child = undefined;
   let rssKb = polledKb;
   if (TIME) {
     const text = await readFile(rssFile, 'utf8').catch(() => '');
@@ -246,7 +222,7 @@ function chunks<T>(items: T[], size: number): T[][] {
 }
 
 async function runSymsrv(s: Scenario, base: string): Promise<Run> {
-  const cache = await makeTempDir('cache-', work!);
+  const cache = await makeTempDir('cache-', session.work!);
   try {
     let seconds = 0;
     let rssKb = 0;
@@ -278,7 +254,7 @@ async function runSymsrv(s: Scenario, base: string): Promise<Run> {
 
 /** The Node floor (bench/floor.ts): plain node:http into files, the least a Node client does. */
 async function runFloor(s: Scenario, base: string): Promise<Run> {
-  const out = await makeTempDir('floor-', work!);
+  const out = await makeTempDir('floor-', session.work!);
   try {
     const r = await timed(process.execPath, [FLOOR, 'run', out, ...s.keys.map((k) => `${base}/${k}`)]);
     if (r.code !== 0) throw new Error(`the node floor exited with ${r.code}: ${r.stderr.slice(-2000)}`);
@@ -293,7 +269,7 @@ async function runFloor(s: Scenario, base: string): Promise<Run> {
 }
 
 async function runCurl(s: Scenario, base: string): Promise<Run> {
-  const out = await makeTempDir('curl-', work!);
+  const out = await makeTempDir('curl-', session.work!);
   try {
     let seconds = 0;
     let rssKb = 0;
@@ -339,7 +315,7 @@ async function main(): Promise<void> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} does not exist: build first (npm run build)`);
   if (!existsSync(SHM)) throw new Error(`${SHM} does not exist: set BENCH_TMPFS to a tmpfs folder`);
 
-  work = await makeTempDir('symsrv-bench-', SHM);
+  const work = (session.work = await makeTempDir('symsrv-bench-', SHM));
   const store = join(work, 'store');
   const t0 = performance.now();
   const bins = await buildTestbins();
@@ -400,11 +376,11 @@ async function main(): Promise<void> {
 if (process.argv[2] === 'run') {
   main()
     .catch((err: unknown) => {
-      if (interrupted) return; // the child we killed failed: not news
+      if (session.interrupted) return; // the child we killed failed: not news
       process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;
     })
-    .finally(() => cleanup());
+    .finally(() => session.cleanup());
 } else if (process.argv[1]?.endsWith('bench.js') && !process.env.NODE_TEST_CONTEXT) {
   process.stderr.write('usage: node dist/bench/bench.js run [small] [big]   (or: npm run bench)\n');
 }

@@ -15,15 +15,16 @@
  * The argument `run` is required: the test command runs every .js file under dist/ with
  * `node --test`, and this file must not start a benchmark there.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { repoRoot } from '../test/helpers/readers.js';
 import { makeTempDir, removeDir } from '../test/helpers/tempdir.js';
 import { startRig, type Rig } from '../test/rig/rig.js';
+import { BenchSession } from './session.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FILES = Number(process.env.BENCH_PROXY_FILES ?? 200);
@@ -49,37 +50,12 @@ interface Run {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cleanup on every way out: normal end, error, Ctrl-C, SIGTERM, SIGHUP.
+// Cleanup on every way out (session.ts). A rig still starting is not in `rig` yet: rig.ts's own
+// exit hook kills what it started.
 
-let work: string | undefined;
 let rig: Rig<Scheme> | undefined;
-let child: ChildProcess | undefined;
-let cleaning: Promise<void> | undefined;
-let interrupted = false;
-
-function cleanup(): Promise<void> {
-  return (cleaning ??= (async () => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const c = child;
-      c.kill('SIGKILL');
-      await new Promise((r) => c.once('close', r));
-    }
-    await rig?.stop().catch((e: unknown) => process.stderr.write(`bench proxy: rig.stop failed: ${e instanceof Error ? e.message : String(e)}\n`));
-    if (work) await removeDir(work);
-  })());
-}
-
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => {
-    interrupted = true;
-    process.stderr.write(`\nbench proxy: ${sig}, cleaning up\n`);
-    // A rig still starting is not in `rig` yet: rig.ts's own exit hook kills what it started.
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-process.once('exit', () => {
-  // Last resort if something exited without cleanup(): at least free the tmpfs (rig.ts kills its processes).
-  if (work) rmSync(work, { recursive: true, force: true });
+const session = new BenchSession('bench proxy', async () => {
+  await rig?.stop();
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -117,10 +93,10 @@ function cleanEnv(r: Rig<Scheme>, scheme: Scheme): Record<string, string> {
 
 /** Runs one command, timing its wall clock from spawn to exit; `input` goes to its stdin. */
 async function timed(cmd: string, args: string[], env: Record<string, string>, input = ''): Promise<{ seconds: number; code: number | null; stdout: string; stderr: string }> {
-  if (interrupted) throw new Error('interrupted'); // cleanup() is stopping the rig: start nothing more
+  if (session.interrupted) throw new Error('interrupted'); // cleanup() is stopping the rig: start nothing more
   const t0 = performance.now();
   const c = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  child = c;
+  session.child = c;
   let stdout = '';
   let stderr = '';
   c.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -132,7 +108,7 @@ async function timed(cmd: string, args: string[], env: Record<string, string>, i
     c.once('close', (status) => resolve(status));
   });
   const seconds = (performance.now() - t0) / 1000;
-  child = undefined;
+  session.child = undefined;
   return { seconds, code, stdout, stderr };
 }
 
@@ -142,7 +118,7 @@ async function checkSize(file: string, who: Client, key: string): Promise<void> 
 }
 
 async function runSymsrv(r: Rig<Scheme>, scheme: Scheme, base: string, keys: string[]): Promise<number> {
-  const cache = await makeTempDir('symsrv-', work!);
+  const cache = await makeTempDir('symsrv-', session.work!);
   try {
     const env = cleanEnv(r, scheme);
     if (scheme !== 'negotiate') {
@@ -175,7 +151,7 @@ async function runSymsrv(r: Rig<Scheme>, scheme: Scheme, base: string, keys: str
 }
 
 async function runCurl(r: Rig<Scheme>, scheme: Scheme, base: string, keys: string[]): Promise<number> {
-  const out = await makeTempDir('curl-', work!);
+  const out = await makeTempDir('curl-', session.work!);
   try {
     // -q first: no ~/.curlrc. The credentials come on stdin as a config file (-K -), so the
     // password is not on the command line either. Negotiate takes its ticket from KRB5CCNAME;
@@ -200,7 +176,7 @@ async function runCurl(r: Rig<Scheme>, scheme: Scheme, base: string, keys: strin
  * with a pre-emptive Basic header, the least any Node client costs through this proxy.
  */
 async function runFloor(r: Rig<Scheme>, base: string, keys: string[]): Promise<number> {
-  const out = await makeTempDir('floor-', work!);
+  const out = await makeTempDir('floor-', session.work!);
   try {
     const env = { ...cleanEnv(r, 'basic'), FLOOR_PROXY: r.proxies.basic.url, FLOOR_PROXY_USER: r.user, FLOOR_PROXY_PASSWORD: r.password };
     const x = await timed(process.execPath, [FLOOR, 'run', out, ...keys.map((k) => `${base}/${k}`)], env);
@@ -255,7 +231,7 @@ async function main(): Promise<void> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} does not exist: build first (npm run build)`);
   if (!existsSync(SHM)) throw new Error(`${SHM} does not exist: set BENCH_TMPFS to a tmpfs folder`);
   const t0 = performance.now();
-  work = await makeTempDir('symsrv-proxy-bench-', SHM);
+  session.work = await makeTempDir('symsrv-proxy-bench-', SHM);
   rig = await startRig({ schemes: [...SCHEMES], winbindWaitMs: 120_000 });
   const keys = await buildStore(rig.storeRoot);
   process.stderr.write(
@@ -314,11 +290,11 @@ async function main(): Promise<void> {
 if (process.argv[2] === 'run') {
   main()
     .catch((err: unknown) => {
-      if (interrupted) return; // the child we killed failed: not news
+      if (session.interrupted) return; // the child we killed failed: not news
       process.stderr.write(`bench proxy: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;
     })
-    .finally(() => cleanup());
+    .finally(() => session.cleanup());
 } else if (process.argv[1]?.endsWith('proxy.js') && !process.env.NODE_TEST_CONTEXT) {
   process.stderr.write('usage: node dist/bench/proxy.js run   (or: npm run bench -- proxy)\n');
 }
