@@ -71,13 +71,12 @@ export async function cleanStaleTemps(dir: string): Promise<number> {
   return removed;
 }
 
-/** Folders this process has made or cleaned: each needs it once per session. */
+/** Folders this process has made, or found: mkdir once per session. */
 const prepared = new Set<string>();
+/** Folders with no dead temp files: made by us, or listed once before our first write there. */
+const cleaned = new Set<string>();
 
-/**
- * Makes sure `dir` exists and holds no dead temp files. A folder this call creates is known to be
- * clean; an existing one is listed once per session.
- */
+/** Makes sure `dir` exists (once per session). */
 export async function ensureDir(dir: string): Promise<void> {
   if (prepared.has(dir)) return;
   let created: string | undefined;
@@ -86,8 +85,19 @@ export async function ensureDir(dir: string): Promise<void> {
   } catch (err) {
     throw ioError(`cannot create folder ${dir}`, err, dir);
   }
-  if (created === undefined) await cleanStaleTemps(dir);
   prepared.add(dir);
+  if (created !== undefined) cleaned.add(dir);
+}
+
+/**
+ * `ensureDir`, and before the first write into a folder we did not make, removes the temp files
+ * of killed runs there. Only writes pay for the listing: a lookup that ends in a 404 lists nothing.
+ */
+async function prepareForWrite(dir: string): Promise<void> {
+  await ensureDir(dir);
+  if (cleaned.has(dir)) return;
+  cleaned.add(dir);
+  await cleanStaleTemps(dir);
 }
 
 /**
@@ -95,7 +105,7 @@ export async function ensureDir(dir: string): Promise<void> {
  * removed and the error rethrown. Returns the final path.
  */
 export async function writeAtomically(dir: string, fileName: string, write: (tempPath: string) => Promise<void>): Promise<string> {
-  await ensureDir(dir);
+  await prepareForWrite(dir);
   const temp = join(dir, tempName(fileName));
   const final = join(dir, fileName);
   try {
@@ -104,7 +114,8 @@ export async function writeAtomically(dir: string, fileName: string, write: (tem
     } catch (err) {
       // The folder went away behind our back (a cache cleared mid-session): make it again, once.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !prepared.delete(dir)) throw err;
-      await ensureDir(dir);
+      cleaned.delete(dir);
+      await prepareForWrite(dir);
       await write(temp);
     }
     await rename(temp, final);

@@ -1,3 +1,4 @@
+import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SymsrvError } from '../errors.js';
@@ -35,14 +36,14 @@ export class LocalStore implements WritableStore {
     // One listing answers all three probes (a miss in a cache is the common case: one call, not three).
     const names = await listFolder(folder);
 
-    if (names.has(key.name) && (await isFile(file))) {
+    if (await isFileEntry(names.get(key.name), file)) {
       probe(file, 'found');
       return { status: 'found', path: file, downloaded: false };
     }
     probe(file, 'missing');
 
     const packed = join(folder, compressedName(key.name));
-    if (names.has(compressedName(key.name)) && (await isFile(packed))) {
+    if (await isFileEntry(names.get(compressedName(key.name)), packed)) {
       probe(packed, 'found');
       throw new SymsrvError(
         'E_COMPRESSED_UNSUPPORTED',
@@ -77,15 +78,26 @@ export class LocalStore implements WritableStore {
   }
 }
 
-/** The names in a folder; empty when it does not exist. */
-async function listFolder(folder: string): Promise<Set<string>> {
+/** The entries of a folder by name; empty when it does not exist. */
+async function listFolder(folder: string): Promise<Map<string, Dirent>> {
   try {
-    return new Set(await readdir(folder));
+    return new Map((await readdir(folder, { withFileTypes: true })).map((d) => [d.name, d]));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return new Set();
+    if (code === 'ENOENT' || code === 'ENOTDIR') return new Map();
     throw ioError(`cannot read ${folder}`, err, folder);
   }
+}
+
+/**
+ * Whether a listed entry is a file: the listing says so for plain files (no second call on a cache
+ * hit) and folders; anything else (a symbolic link, a file system that gives no type) asks stat.
+ */
+async function isFileEntry(entry: Dirent | undefined, path: string): Promise<boolean> {
+  if (!entry) return false;
+  if (entry.isFile()) return true;
+  if (entry.isDirectory()) return false;
+  return isFile(path);
 }
 
 async function exists(path: string): Promise<boolean> {
