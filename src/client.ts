@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SymsrvError } from './errors.js';
 import { parseKey, type SymbolKey } from './keys/key.js';
 import { parseSymbolPath, type StoreSpec, type SymbolPath } from './symbolpath/parse.js';
-import { symbolPathFromEnv, symfixPath } from './symbolpath/defaults.js';
+import { resolveSymbolPath } from './symbolpath/defaults.js';
 import { StoreChain } from './store/chain.js';
 import { FolderStore } from './store/folder.js';
 import { HttpStore } from './store/http.js';
@@ -75,7 +75,7 @@ export class SymbolClient {
 
   constructor(private options: SymbolClientOptions = {}) {
     this.noPrompts = options.noPrompts ?? false;
-    const text = options.symbolPath ?? symbolPathFromEnv() ?? symfixPath();
+    const { text } = resolveSymbolPath(options.symbolPath);
     this.symbolPath = parseSymbolPath(text);
     this.build();
   }
@@ -98,7 +98,6 @@ export class SymbolClient {
     }
     if (o.symbolPath !== undefined) {
       this.symbolPath = parseSymbolPath(o.symbolPath); // throws before anything changes
-      this.options = { ...this.options, symbolPath: o.symbolPath };
     }
     if (o.proxy !== undefined) {
       // A new proxy: a new transport (its connections, and the credentials answered for the old proxy, go).

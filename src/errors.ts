@@ -73,3 +73,8 @@ export class SymsrvError extends Error {
 export function isSymsrvError(err: unknown, code?: ErrorCode): err is SymsrvError {
   return err instanceof SymsrvError && (code === undefined || err.code === code);
 }
+
+/** An error's message (or whatever was thrown, as text), for messages that quote a cause. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

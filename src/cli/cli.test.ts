@@ -82,6 +82,16 @@ describe('symsrv path', () => {
     assert.equal(parsed.elements.length, 1);
   });
 
+  test('a password in a store URL is masked in the text and the JSON', () => {
+    const sp = 'srv*/tmp/c*https://alice:s3cret@symbols.example/s';
+    for (const args of [['path', sp, '--no-proxy'], ['path', sp, '--no-proxy', '--json']]) {
+      const r = symsrv(args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stdout + r.stderr, /s3cret|alice/);
+      assert.match(r.stdout, /https:\/\/\*\*\*@symbols\.example\/s/);
+    }
+  });
+
   test('no path anywhere: the .symfix default under DBGHELP_HOMEDIR', () => {
     const r = symsrv(['path', '--json'], { DBGHELP_HOMEDIR: '/tmp/dbghome' });
     assert.equal(r.code, 0, r.stderr);

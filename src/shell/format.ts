@@ -1,6 +1,7 @@
 import { explainSymbolPath, formatExplanation } from '../symbolpath/explain.js';
 import { parseSymbolPath } from '../symbolpath/parse.js';
 import type { ShellModule } from './modules.js';
+import { maskUserinfo } from '../redact.js';
 
 /** What the console prints: module lists, symbol states, the symbol path. Pure functions of the state. */
 
@@ -61,14 +62,4 @@ export function symbolPathLines(text: string, source?: string): string[] {
   const explained = formatExplanation(explainSymbolPath(parseSymbolPath(text)));
   lines.push(...maskUserinfo(explained).split('\n'));
   return lines;
-}
-
-/** `scheme://user:pw@host` → `scheme://***@host`. */
-export function maskUserinfo(text: string): string {
-  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@*;\s]*@/gi, '$1***@');
-}
-
-/** Whether a line holds URL userinfo (a possible password): such lines are never saved to the history file. */
-export function hasUserinfo(text: string): boolean {
-  return maskUserinfo(text) !== text;
 }

@@ -3,7 +3,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeTempDir, removeDir } from '../../test/helpers/tempdir.js';
-import { maskUserinfo } from './format.js';
+import { maskUserinfo } from '../redact.js';
 import { HISTORY_SIZE, HistoryWriter, historyFile, readHistory } from './history.js';
 
 describe('the history file', () => {

@@ -1,7 +1,7 @@
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import envPaths from 'env-paths';
-import { hasUserinfo } from './format.js';
+import { hasUserinfo } from '../redact.js';
 
 /**
  * The console's command history on disk: one command per line, oldest first (as shells write

@@ -1,7 +1,7 @@
 import { SymbolClient, type SymbolClientOptions } from '../client.js';
 import { SymsrvError } from '../errors.js';
 import type { ProbeEvent } from '../store/types.js';
-import { symbolPathFromEnv, symfixPath } from '../symbolpath/defaults.js';
+import { resolveSymbolPath, type SymbolPathSource as PathSource } from '../symbolpath/defaults.js';
 import type { TransportOptions } from '../transport/options.js';
 import type { ShellModule, SymbolState } from './modules.js';
 
@@ -24,7 +24,7 @@ export interface ShellSessionOptions {
 }
 
 /** Where the symbol path came from, for `.sympath` and the banner. */
-export type SymbolPathSource = 'argument' | 'environment' | 'default (.symfix)' | 'set';
+export type SymbolPathSource = PathSource | 'set';
 
 /**
  * The console's state: modules, symbol path, the client built from it, `!sym noisy` and the
@@ -54,9 +54,7 @@ export class ShellSession {
 
   constructor(options: ShellSessionOptions = {}) {
     const env = options.env ?? process.env;
-    const fromEnv = symbolPathFromEnv(env);
-    this.text = options.symbolPath ?? fromEnv ?? symfixPath(undefined, env);
-    this.source = options.symbolPath !== undefined ? 'argument' : fromEnv !== undefined ? 'environment' : 'default (.symfix)';
+    ({ text: this.text, source: this.source } = resolveSymbolPath(options.symbolPath, env));
     this.transport = options.transport ?? {};
     this.extra = options.clientOptions;
     this.modules = options.modules ?? [];

@@ -81,6 +81,17 @@ export function symbolPathFromEnv(env: NodeJS.ProcessEnv = process.env): string 
   return parts.length === 0 ? undefined : parts.join(';');
 }
 
+/** Where a session's symbol path came from (`symsrv path` and the shell's `.sympath` say so). */
+export type SymbolPathSource = 'argument' | 'environment' | 'default (.symfix)';
+
+/** The symbol path to use: the one given, else the environment's, else the `.symfix` default. */
+export function resolveSymbolPath(given: string | undefined, env: NodeJS.ProcessEnv = process.env): { text: string; source: SymbolPathSource } {
+  if (given !== undefined) return { text: given, source: 'argument' };
+  const fromEnv = symbolPathFromEnv(env);
+  if (fromEnv !== undefined) return { text: fromEnv, source: 'environment' };
+  return { text: symfixPath(undefined, env), source: 'default (.symfix)' };
+}
+
 function trimSemicolons(value: string): string {
   return value.trim().replace(/^[;\s]+|[;\s]+$/g, '');
 }

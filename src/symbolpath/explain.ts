@@ -1,4 +1,5 @@
 import type { ImpliedStore, StoreSpec, SymbolPath, SymbolPathElement } from './parse.js';
+import { maskUserinfo } from '../redact.js';
 
 /**
  * What `symsrv path` prints: one plain, JSON-serialisable record per symbol path element, and
@@ -51,7 +52,7 @@ function explainElement(element: SymbolPathElement, index: number): ExplainedEle
       const upstream: ExplainedStore = { kind: 'local', location: element.path, isDefault: false };
       const caches = element.caches.map(explainStore);
       const summary = `folder: looks in ${element.path}` + copiedTo(caches, 'files found here are copied to the cache');
-      return { index, type: 'folder', text: element.text, downstream: [], upstream, caches, implied: [], summary };
+      return { index, type: 'folder', text: maskUserinfo(element.text), downstream: [], upstream, caches, implied: [], summary };
     }
     case 'srv': {
       const stores = element.stores.map(explainStore);
@@ -66,18 +67,18 @@ function explainElement(element: SymbolPathElement, index: number): ExplainedEle
         summary += copiedTo(caches, 'files found are copied to the cache') || ' (files are opened where they are)';
       }
       summary += impliedNote(element.implied);
-      return { index, type: 'srv', text: element.text, downstream, upstream, caches, implied: element.implied, summary };
+      return { index, type: 'srv', text: maskUserinfo(element.text), downstream, upstream, caches, implied: element.implied, summary };
     }
     case 'cache': {
       const store = explainStore(element.store);
       const summary = `cache: looks in ${name(store)}; files found by the elements after it are copied here`;
-      return { index, type: 'cache', text: element.text, downstream: [], upstream: store, caches: [], implied: [], summary };
+      return { index, type: 'cache', text: maskUserinfo(element.text), downstream: [], upstream: store, caches: [], implied: [], summary };
     }
     case 'unsupported':
       return {
         index,
         type: 'unsupported',
-        text: element.text,
+        text: maskUserinfo(element.text),
         downstream: [],
         upstream: null,
         caches: [],
@@ -90,7 +91,7 @@ function explainElement(element: SymbolPathElement, index: number): ExplainedEle
 
 function explainStore(store: StoreSpec): ExplainedStore {
   return store.kind === 'http'
-    ? { kind: 'http', location: store.url, isDefault: false }
+    ? { kind: 'http', location: maskUserinfo(store.url), isDefault: false }
     : { kind: 'local', location: store.path, isDefault: store.isDefault };
 }
 

@@ -1,21 +1,7 @@
 import { SymsrvError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 
-/**
- * A URL as it may appear in a message: userinfo removed, so a `https://user:pw@host/` given by a
- * user never reaches a log line, an error or `--json` output.
- */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = '';
-      u.password = '';
-    }
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/[^/@]*@/, '//');
-  }
-}
+export { redactUrl };
 
 const TIMEOUT_CODES = new Set(['ETIMEDOUT']);
 
@@ -36,13 +22,9 @@ export function toTransportError(err: unknown, url: string, signal?: AbortState)
   const where = redactUrl(url);
   const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e?.code ?? e?.cause?.code ?? '';
-  if (signal?.aborted || e?.name === 'AbortError' || code === 'ABORT_ERR') {
-    const reason = signal?.reason as { name?: string } | undefined;
-    if (reason?.name === 'TimeoutError') {
-      return new SymsrvError('E_TIMEOUT', `GET ${where}: the request took longer than the total timeout`, { cause: err, subject: where });
-    }
-    return new SymsrvError('E_ABORTED', `GET ${where}: aborted`, { cause: err, subject: where });
-  }
+  // Timeouts and caller aborts come as SymsrvErrors from the RequestGuard (above); this is a
+  // signal aborted with a reason of its own.
+  if (signal?.aborted) return new SymsrvError('E_ABORTED', `GET ${where}: aborted`, { cause: err, subject: where });
   if (TIMEOUT_CODES.has(code)) {
     return new SymsrvError('E_TIMEOUT', `GET ${where}: timed out (${code})`, { cause: err, subject: where });
   }

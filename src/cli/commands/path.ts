@@ -1,8 +1,9 @@
 import { parseSymbolPath, type SymbolPath } from '../../symbolpath/parse.js';
-import { symbolPathFromEnv, symfixPath } from '../../symbolpath/defaults.js';
+import { maskUserinfo } from '../../redact.js';
+import { resolveSymbolPath } from '../../symbolpath/defaults.js';
 import { explainSymbolPath, formatExplanation } from '../../symbolpath/explain.js';
-import { describeProxy, ProxySelector } from '../../transport/proxy/select.js';
-import { fetchPac } from '../../transport/transport.js';
+import { describeProxy } from '../../transport/proxy/select.js';
+import { Transport } from '../../transport/transport.js';
 import { out, printJson } from '../output.js';
 import { proxyOptions } from './fetch.js';
 
@@ -14,17 +15,17 @@ export interface PathOptions {
 
 /** `symsrv path [SYMPATH] [--json]`: the symbol path element by element, and the proxy each server goes through. */
 export async function run(sympath: string | undefined, opts: PathOptions): Promise<void> {
-  const fromEnv = symbolPathFromEnv();
-  const source = sympath !== undefined ? 'argument' : fromEnv !== undefined ? 'environment' : 'default (.symfix)';
-  const text = sympath ?? fromEnv ?? symfixPath();
+  const { text, source } = resolveSymbolPath(sympath);
   const parsed = parseSymbolPath(text);
   const explained = explainSymbolPath(parsed);
   const proxies = await proxiesOf(parsed, opts);
+  // URL userinfo is masked in everything shown (explainSymbolPath masks the elements).
+  const shown = maskUserinfo(text);
   if (opts.json) {
-    printJson({ symbolPath: text, source, elements: explained, proxies });
+    printJson({ symbolPath: shown, source, elements: explained, proxies });
     return;
   }
-  out(`symbol path (${source}): ${text}`);
+  out(`symbol path (${source}): ${shown}`);
   out(formatExplanation(explained));
   for (const p of proxies) out(`proxy for ${p.url}: ${p.proxy ?? 'direct'} (${p.source}: ${p.detail})`);
 }
@@ -37,20 +38,16 @@ async function proxiesOf(p: SymbolPath, opts: PathOptions): Promise<{ url: strin
     for (const s of [...el.caches, ...el.stores]) if (s.kind === 'http') urls.add(s.url);
   }
   if (urls.size === 0) return [];
-  const p2 = proxyOptions(opts);
-  const selector = new ProxySelector({
-    ...(p2.proxy !== undefined ? { proxy: p2.proxy } : {}),
-    ...(p2.pac ? { pac: p2.pac } : {}),
-    fetchText: (url: string) => fetchPac(url),
-  });
+  // The transport's own choice, as fetch would make it (options, PAC, environment).
+  const transport = new Transport({ proxies: proxyOptions(opts) });
   try {
     const rows = [];
     for (const url of urls) {
-      const [first] = await selector.choose(new URL(url));
-      rows.push({ url, proxy: first?.url ? describeProxy(first.url) : null, source: first?.source ?? 'direct', detail: first?.detail ?? '' });
+      const [first] = await transport.chooseProxy(url);
+      rows.push({ url: maskUserinfo(url), proxy: first?.url ? describeProxy(first.url) : null, source: first?.source ?? 'direct', detail: first?.detail ?? '' });
     }
     return rows;
   } finally {
-    await (selector as { close?: () => Promise<void> | void }).close?.();
+    await transport.close();
   }
 }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { SymsrvError } from '../../errors.js';
-import { messageOf, PacScript, type PacScriptOptions } from './pac.js';
+import { messageOf, SymsrvError } from '../../errors.js';
+import { maskUserinfo } from '../../redact.js';
+import { PacScript, type PacScriptOptions } from './pac.js';
 
 /**
  * PAC files as files: reading one (a path, a `file:` URL, or an `http(s)://` URL through the
@@ -53,7 +54,7 @@ export function parsePacResult(result: string): PacEntry[] {
  * caller provides so that this module does not depend on the transport), a `file:` URL, or a path.
  */
 export async function readPacText(pac: string, fetchText?: (url: string) => Promise<string>): Promise<string> {
-  const name = redactUrlText(pac);
+  const name = maskUserinfo(pac);
   const scheme = /^file:/i.test(pac) ? 'file' : /^([a-z][a-z0-9+.-]+):\/\//i.exec(pac)?.[1]?.toLowerCase();
   let text: string;
   if (scheme === 'http' || scheme === 'https') {
@@ -85,14 +86,5 @@ export async function loadPacScript(
   options: PacScriptOptions & { fetchText?: ((url: string) => Promise<string>) | undefined } = {},
 ): Promise<PacScript> {
   const text = await readPacText(pac, options.fetchText);
-  return PacScript.create(text, { ...options, name: options.name ?? redactUrlText(pac) });
-}
-
-/** `http://user:pw@host:1/x` -> `http://***@host:1/x`, `user:pw@host:1` -> `***@host:1`: for messages. */
-export function redactUrlText(text: string): string {
-  const withScheme = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i.exec(text);
-  if (withScheme) return `${withScheme[1]}***@${text.slice(withScheme[0].length)}`;
-  const at = text.lastIndexOf('@');
-  if (at !== -1 && !/[/?#]/.test(text.slice(0, at)) && !/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return `***${text.slice(at)}`;
-  return text;
+  return PacScript.create(text, { ...options, name: options.name ?? maskUserinfo(pac) });
 }

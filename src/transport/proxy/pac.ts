@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import type { createPacResolver } from 'pac-resolver';
 import type { QuickJS } from 'quickjs-wasi';
-import { SymsrvError } from '../../errors.js';
+import { messageOf, SymsrvError } from '../../errors.js';
 
 /**
  * Proxy auto-config (PAC) files: loading one, running its `FindProxyForURL(url, host)` in a
@@ -404,9 +404,6 @@ function plain(err: unknown): Error {
   return err;
 }
 
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 function describeValue(value: unknown): string {
   if (value === null || value === undefined) return String(value);

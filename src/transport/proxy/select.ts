@@ -1,7 +1,8 @@
 import { isSymsrvError, SymsrvError } from '../../errors.js';
 import { findNoProxyMatch } from './noproxy.js';
 import { pacRequestUrl, type PacScript } from './pac.js';
-import { loadPacScript, parsePacResult, redactUrlText } from './pac-file.js';
+import { loadPacScript, parsePacResult } from './pac-file.js';
+import { maskUserinfo } from '../../redact.js';
 import { proxyFromInternetSettings, readInternetSettings, type InternetSettings } from './windows.js';
 
 /**
@@ -57,8 +58,6 @@ export interface ProxySettings {
   fetchText?: (url: string) => Promise<string>;
   /** Defaults to `reg query` of HKCU\...\Internet Settings (windows.ts). */
   readWindowsSettings?: () => Promise<InternetSettings | undefined>;
-  /** Limit on one run of a PAC script, ms (default 10 000; a loop is stopped after at most 2 000). */
-  pacTimeoutMs?: number;
   /** Receives the PAC script's alert() messages. */
   onPacAlert?: (message: string) => void;
 }
@@ -174,14 +173,13 @@ export class ProxySelector {
     if (!script) {
       script = loadPacScript(pac, {
         fetchText: this.settings.fetchText,
-        ...(this.settings.pacTimeoutMs !== undefined ? { timeoutMs: this.settings.pacTimeoutMs } : {}),
         ...(this.settings.onPacAlert ? { onAlert: this.settings.onPacAlert } : {}),
       });
       script.catch(() => undefined); // kept (see the class comment); reported by the await below
       this.pacScripts.set(pac, script);
     }
     const answer = await (await script).findProxy(target);
-    return pacChoices(answer, target, `the PAC file ${redactUrlText(pac)} (${from})`);
+    return pacChoices(answer, target, `the PAC file ${maskUserinfo(pac)} (${from})`);
   }
 
   private async fromWindows(target: URL, notes: string[]): Promise<ProxyChoice[] | undefined> {
@@ -280,7 +278,7 @@ function withHttpScheme(server: string): string {
 
 function parseProxy(text: string, where: string): URL {
   const raw = text.trim();
-  const shown = redactUrlText(raw);
+  const shown = maskUserinfo(raw);
   const usage = (why: string): SymsrvError => new SymsrvError('E_USAGE', `${where} '${shown}': ${why}`, { subject: where });
   if (!raw) throw new SymsrvError('E_USAGE', `${where} is empty: give host:port or http://host:port`, { subject: where });
 
