@@ -11,11 +11,12 @@ import { trustedContext } from './trust.js';
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
 import { withRetry } from './retry.js';
 import { resolveCredentials } from './proxy/credentials.js';
-import { ForwardPool } from './proxy/forward.js';
+import { drain, ForwardPool } from './proxy/forward.js';
 import { TITLE } from './auth/types.js';
 import { ProxyAuth } from './proxy/proxy-auth.js';
 import { describeProxy, ProxySelector, type ProxyChoice } from './proxy/select.js';
 import { TunnelAgent } from './proxy/tunnel-agent.js';
+import { isUnreachableProxy } from './proxy/unreachable.js';
 
 export interface HttpResponse {
   /** The URL that answered, after redirects. */
@@ -128,8 +129,9 @@ export class Transport {
     const headers = { 'user-agent': this.options.userAgent || USER_AGENT, ...options.headers };
     let current = url;
     try {
+      let target = parseRequestUrl(url); // parsed once per hop: redirects hand on their own URL
       for (let hop = 0; ; hop++) {
-        const res = await this.send(current, headers, guard, options.onProxy);
+        const res = await this.send(target, current, headers, guard, options.onProxy);
         const location = res.headers.location;
         if (!REDIRECTS.has(res.statusCode ?? 0) || typeof location !== 'string') return this.wrap(res, current, guard);
         res.resume();
@@ -141,7 +143,7 @@ export class Transport {
             { retryable: false, status: res.statusCode },
           );
         }
-        const next = new URL(location, current);
+        const next = new URL(location, target);
         if (next.protocol !== 'http:' && next.protocol !== 'https:') {
           throw Object.assign(new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(current)}: redirect to a ${next.protocol} URL`, { subject: redactUrl(current) }), {
             retryable: false,
@@ -150,6 +152,7 @@ export class Transport {
         // We send no credentials to origins, so a redirect carries none across hosts (the proxy
         // layer keeps Proxy-Authorization on the proxy hop only).
         current = next.toString();
+        target = next;
       }
     } catch (err) {
       guard.dispose();
@@ -162,18 +165,12 @@ export class Transport {
    * a proxy cannot be reached), or directly.
    */
   private async send(
+    u: URL,
     url: string,
     headers: Record<string, string>,
     guard: RequestGuard,
     onProxy?: (choice: ProxyChoice, url: string) => void,
   ): Promise<IncomingMessage> {
-    let u: URL;
-    try {
-      u = new URL(url);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`unsupported protocol ${u.protocol}`);
-    } catch (err) {
-      throw new SymsrvError('E_USAGE', `bad URL ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
-    }
     // One choice per origin and session: what the selector looks at (the options, the
     // environment, a PAC answer per host) does not change between requests.
     let pending = this.choices.get(u.origin);
@@ -189,8 +186,7 @@ export class Transport {
       try {
         return await this.sendVia(choice.url, u, url, headers, guard);
       } catch (err) {
-        const unreachable = err instanceof SymsrvError && err.code === 'E_PROXY' && /cannot reach/.test(err.message);
-        if (!unreachable || i + 1 >= choices.length) throw err;
+        if (!isUnreachableProxy(err) || i + 1 >= choices.length) throw err;
       }
     }
   }
@@ -280,20 +276,13 @@ export class Transport {
       contentLength,
       body,
       discard: async () => {
-        // A body already parsed (res.complete) must still be read out: only then does the
-        // Agent get the socket back (regression: repeated 404s starved the pool).
-        if (res.readableEnded || res.destroyed) return;
-        // A small remainder is drained so the socket can be reused; a large one is cut.
-        if (contentLength !== undefined && contentLength > 64 * 1024) {
+        // A small remainder is drained so the socket can be reused (a body already parsed must
+        // still be read out: regression, repeated 404s starved the pool); a large one is cut.
+        if (contentLength !== undefined && contentLength > 64 * 1024 && !res.readableEnded) {
           res.destroy();
           return;
         }
-        await new Promise<void>((resolve) => {
-          res.once('end', resolve);
-          res.once('close', resolve);
-          res.once('error', () => resolve());
-          res.resume();
-        });
+        await drain(res);
       },
     };
   }
@@ -355,7 +344,18 @@ export class Transport {
       r.forward.close();
     }
     this.routes.clear();
-    await (this.selector as { close?: () => Promise<void> | void }).close?.();
+    this.selector.close();
+  }
+}
+
+/** An http(s) URL to request, or E_USAGE naming it (without its userinfo). */
+function parseRequestUrl(url: string): URL {
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`unsupported protocol ${u.protocol}`);
+    return u;
+  } catch (err) {
+    throw new SymsrvError('E_USAGE', `bad URL ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -10,12 +10,7 @@
  */
 
 import { SymsrvError } from '../../errors.js';
-import type { AuthRequest, AuthSession, Challenge, Credentials } from './types.js';
-
-/** The user as typed: `DOMAIN\user` is sent whole, as Windows proxies (and curl) expect. */
-function typedUser(creds: Credentials): string {
-  return creds.domain === undefined || creds.domain === '' ? creds.user : `${creds.domain}\\${creds.user}`;
-}
+import { typedUser, type AuthRequest, type AuthSession, type Challenge, type Credentials } from './types.js';
 
 /**
  * `Basic <base64>` for the credentials. The octets are always UTF-8:

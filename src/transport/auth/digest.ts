@@ -16,7 +16,7 @@
  */
 
 import { createHash, getHashes, randomBytes } from 'node:crypto';
-import type { AuthRequest, AuthSession, Challenge, Credentials } from './types.js';
+import { typedUser, type AuthRequest, type AuthSession, type Challenge, type Credentials } from './types.js';
 
 type HashName = 'md5' | 'sha256' | 'sha512-256';
 
@@ -165,11 +165,6 @@ function extValue(s: string): string {
     out += /[A-Za-z0-9!#$&+\-.^_`|~]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
-}
-
-/** The user as typed: `DOMAIN\user` is sent whole (escaped in the quoted-string as `DOMAIN\\user`). */
-function typedUser(creds: Credentials): string {
-  return creds.domain === undefined || creds.domain === '' ? creds.user : `${creds.domain}\\${creds.user}`;
 }
 
 /** Test seams; nothing here is meant for production use. */

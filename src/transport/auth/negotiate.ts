@@ -58,6 +58,8 @@
 
 import { createNtlmSession, type NtlmSession } from './ntlm.js';
 import type { AuthRequest, AuthSession, Challenge, Credentials } from './types.js';
+import { messageOf } from '../../errors.js';
+import { withTimeout } from '../timeout.js';
 
 /** The part of the `kerberos` package used here (typed locally: the package is optional). */
 export interface KerberosClientLike {
@@ -153,14 +155,8 @@ export function createNegotiateSession(options: NegotiateOptions): NegotiateSess
     return undefined;
   };
 
-  const timed = <T>(p: Promise<T>, what: string): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      // Not unref'd: the caller is waiting for this answer (and the timer is cleared as soon as it comes).
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms while ${what}`)), timeoutMs);
-    });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-  };
+  const timed = <T>(p: Promise<T>, what: string): Promise<T> =>
+    withTimeout(p, timeoutMs, () => new Error(`no answer within ${timeoutMs} ms while ${what}`));
 
   /** The first token: Kerberos's, or (when it cannot be used and there are credentials) NTLM's Type 1. */
   const first = async (request: AuthRequest): Promise<string | undefined> => {
@@ -182,7 +178,7 @@ export function createNegotiateSession(options: NegotiateOptions): NegotiateSess
     try {
       k = await load();
     } catch (err) {
-      return giveUp(`Kerberos is not available: the optional package "kerberos" could not be loaded (${message(err)})`);
+      return giveUp(`Kerberos is not available: the optional package "kerberos" could not be loaded (${messageOf(err)})`);
     }
     let token: string;
     try {
@@ -205,13 +201,13 @@ export function createNegotiateSession(options: NegotiateOptions): NegotiateSess
 
   /** A clearer reason than SPNEGO's own: with no ticket SPNEGO only says it "cannot find mechanisms". */
   const explain = async (k: KerberosLike, err: unknown): Promise<string> => {
-    let detail = message(err);
+    let detail = messageOf(err);
     if (/SPNEGO cannot find mechanisms/i.test(detail)) {
       try {
         const krb5 = await timed(k.initializeClient(spn, { mechOID: k.GSS_MECH_OID_KRB5 }), 'asking Kerberos why');
         await timed(krb5.step(''), 'asking Kerberos why');
       } catch (inner) {
-        detail = message(inner);
+        detail = messageOf(inner);
       }
     }
     return `${reason(detail, spn)} (${detail})`;
@@ -251,7 +247,7 @@ export function createNegotiateSession(options: NegotiateOptions): NegotiateSess
       try {
         token = await timed(client.step(challenge.token), `reading the proxy's Negotiate answer`);
       } catch (err) {
-        return giveUp(`the proxy refused the Kerberos ticket for ${spn}: ${message(err)}`);
+        return giveUp(`the proxy refused the Kerberos ticket for ${spn}: ${messageOf(err)}`);
       }
       if (!token) return giveUp(`the proxy refused the Kerberos ticket for ${spn}`);
       tokensSent++;
@@ -277,8 +273,4 @@ function reason(detail: string, spn: string): string {
   if (/Clock skew/i.test(detail)) return 'the clocks of this machine and the KDC differ too much';
   if (/no answer within/i.test(detail)) return 'Kerberos did not answer in time';
   return 'Kerberos failed';
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

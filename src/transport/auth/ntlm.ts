@@ -27,7 +27,8 @@
  */
 
 import { authenticateMessage, negotiateMessage, parseChallengeMessage } from './ntlm-messages.js';
-import type { AuthRequest, AuthSession, Challenge, Credentials } from './types.js';
+import { typedUser, type AuthRequest, type AuthSession, type Challenge, type Credentials } from './types.js';
+import { messageOf } from '../../errors.js';
 
 /** An NTLM session for ONE connection to the proxy (see the header comment for the flow). */
 export interface NtlmSession extends AuthSession {
@@ -55,7 +56,7 @@ export function createNtlmSession(creds: Credentials, options: NtlmSessionOption
   let type1: Buffer | undefined;
   let lastError: string | undefined;
   let refused = false;
-  const who = creds.domain ? `${creds.domain}\\${creds.user}` : creds.user;
+  const who = typedUser(creds);
 
   const sendType1 = (): string => {
     type1 = negotiateMessage();
@@ -115,7 +116,7 @@ export function createNtlmSession(creds: Credentials, options: NtlmSessionOption
         // A malformed Type 2, or names the proxy's choices cannot carry: a SymsrvError that says
         // which (never the password), and the end of this session.
         state = 'done';
-        lastError = err instanceof Error ? err.message : String(err);
+        lastError = messageOf(err);
         throw err;
       }
       state = 'sent-type3';

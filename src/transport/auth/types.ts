@@ -31,6 +31,11 @@ export interface Credentials {
   domain?: string;
 }
 
+/** The user as typed: `DOMAIN\user` whole again (Basic and Digest send it so, as Windows proxies and curl expect; messages name it so). */
+export function typedUser(creds: Credentials): string {
+  return creds.domain === undefined || creds.domain === '' ? creds.user : `${creds.domain}\\${creds.user}`;
+}
+
 /** What a scheme needs to know about the request it signs. */
 export interface AuthRequest {
   /** `GET`, or `CONNECT` for a tunnel. */

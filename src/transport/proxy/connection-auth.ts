@@ -8,6 +8,13 @@ import type { ProxyAuth } from './proxy-auth.js';
 import { describeProxy } from './select.js';
 
 /**
+ * Most request rounds one request (or one CONNECT) makes with a proxy before it gives up: a 407
+ * loop ends here. Sessions refuse to answer twice on their own; only credentials asked for again
+ * at a prompt add rounds.
+ */
+export const MAX_AUTH_ROUNDS = 30;
+
+/**
  * The handshake state of one connection: what to send first, what to answer to a 407, and the
  * errors when nothing can be answered. A 407 loop cannot happen: each session refuses to answer
  * twice, and the callers cap the rounds.
@@ -29,7 +36,7 @@ export class ConnectionAuth {
       return undefined;
     }
     if (a.connectionScheme) {
-      this.session = this.newSession(a.connectionScheme, request);
+      this.session = this.newSession(a.connectionScheme);
       const h = this.session ? await this.session.respond(request, undefined) : undefined;
       this.noteKerberos(this.session);
       if (h) {
@@ -63,7 +70,7 @@ export class ConnectionAuth {
     for (const scheme of a.allowed) {
       if (scheme !== 'negotiate' && scheme !== 'ntlm') break;
       if (a.notOffered.has(scheme)) continue;
-      const session = this.newSession(scheme, request);
+      const session = this.newSession(scheme);
       if (!session) continue;
       const h = await session.respond(request, undefined);
       this.noteKerberos(session);
@@ -138,18 +145,18 @@ export class ConnectionAuth {
       if (this.lastScheme === 'negotiate') {
         const n = this.session as NegotiateSession;
         if (n.mechanism !== 'ntlm') a.negotiateUnavailable ??= 'the proxy refused the Kerberos token';
-        else if (n.credentialsRefused) throw this.refused(request, 'negotiate-ntlm'); // as for NTLM below
+        else if (n.credentialsRefused) throw this.refused('negotiate-ntlm'); // as for NTLM below
         else if (info.sameConnection) a.ntlmInsideFailed ??= n.lastError ?? "the proxy's Negotiate does not take NTLM";
       } else if (info.sameConnection || !connectionScheme) {
         // Credentials were sent and refused: do not try weaker schemes with the same password
         // (another failed logon counts toward account lockout, and Basic would expose it).
-        throw this.refused(request);
+        throw this.refused();
       }
     }
 
     let missingCredentials = false;
     for (const scheme of offered) {
-      const session = scheme === 'basic' || scheme === 'digest' ? a.shared(scheme) : this.newSession(scheme, request);
+      const session = scheme === 'basic' || scheme === 'digest' ? a.shared(scheme) : this.newSession(scheme);
       if (!session) {
         // Negotiate has nothing to send (no Kerberos, no NTLM inside): that alone asks for no password.
         if (scheme !== 'negotiate') missingCredentials = true;
@@ -167,10 +174,10 @@ export class ConnectionAuth {
         a.negotiateUnavailable ??= (session as NegotiateSession).lastError ?? 'no Kerberos ticket';
         continue;
       }
-      throw this.refused(request, scheme);
+      throw this.refused(scheme);
     }
     if (missingCredentials || !a.credentials) throw this.required(challenges.map((c) => c.scheme));
-    throw this.refused(request);
+    throw this.refused();
   }
 
   /** The proxy accepted the last header: remember a connection scheme for new connections. */
@@ -182,7 +189,7 @@ export class ConnectionAuth {
     if (this.lastScheme === 'ntlm' || this.lastScheme === 'negotiate') this.auth.connectionScheme = this.lastScheme;
   }
 
-  refused(_request: AuthRequest, scheme: AcceptedScheme | undefined = this.label()): SymsrvError {
+  refused(scheme: AcceptedScheme | undefined = this.label()): SymsrvError {
     const where = describeProxy(this.auth.proxy);
     const creds = this.auth.credentials;
     const title = scheme ? TITLE[scheme] : 'no usable scheme';
@@ -254,7 +261,8 @@ export class ConnectionAuth {
     if (why !== undefined) this.auth.negotiateUnavailable ??= why;
   }
 
-  private newSession(scheme: SchemeName, _request: AuthRequest): AuthSession | undefined {
+  /** A connection scheme's session (Basic and Digest sessions are shared: ProxyAuth.shared). */
+  private newSession(scheme: 'ntlm' | 'negotiate'): AuthSession | undefined {
     const a = this.auth;
     switch (scheme) {
       case 'negotiate': {
@@ -273,9 +281,6 @@ export class ConnectionAuth {
       }
       case 'ntlm':
         return a.credentials ? createNtlmSession(a.credentials) : undefined;
-      case 'digest':
-      case 'basic':
-        return a.shared(scheme);
     }
   }
 }

@@ -2,9 +2,10 @@ import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { SymsrvError } from '../../errors.js';
 import type { Watcher } from '../guard.js';
-import type { ConnectionAuth } from './connection-auth.js';
+import { MAX_AUTH_ROUNDS, type ConnectionAuth } from './connection-auth.js';
 import type { ProxyAuth } from './proxy-auth.js';
 import { describeProxy } from './select.js';
+import { isConnectFailure, unreachableProxy } from './unreachable.js';
 
 /**
  * Plain-HTTP requests through a proxy (absolute-URI form, `GET http://host/path`), on a pool of
@@ -24,7 +25,6 @@ interface Lane {
 export interface ForwardOptions {
   lanes: number;
   keepAliveTimeout: number;
-  maxRounds?: number;
 }
 
 export class ForwardPool {
@@ -61,7 +61,6 @@ export class ForwardPool {
       const fresh = !lane.socket || lane.socket.destroyed;
       if (fresh) lane.auth = this.auth.connection();
       let header = await lane.auth!.first(authRequest);
-      const maxRounds = this.options.maxRounds ?? 30; // sessions refuse to loop; only re-asked credentials add rounds
       for (let round = 1; ; round++) {
         const res = await this.send(lane, url, headers, header, guard);
         if (res.statusCode !== 407) {
@@ -70,9 +69,9 @@ export class ForwardPool {
           res.once('close', release);
           return res;
         }
-        if (round >= maxRounds) {
+        if (round >= MAX_AUTH_ROUNDS) {
           res.destroy();
-          throw lane.auth!.refused(authRequest);
+          throw lane.auth!.refused();
         }
         const closes = !res.complete && (res.headers.connection ?? '').toLowerCase() === 'close';
         await drain(res);
@@ -163,7 +162,8 @@ export class ForwardPool {
   }
 }
 
-function drain(res: IncomingMessage): Promise<void> {
+/** Reads a response out to its end (or its close), so its keep-alive socket goes back to the pool. */
+export function drain(res: IncomingMessage): Promise<void> {
   return new Promise((resolve) => {
     // Even a body already parsed (res.complete) must be read out: only then does the Agent free the socket.
     if (res.readableEnded || res.destroyed) return resolve();
@@ -177,9 +177,7 @@ function drain(res: IncomingMessage): Promise<void> {
 function proxyError(proxy: URL, err: unknown): unknown {
   const code = (err as NodeJS.ErrnoException)?.code;
   const where = describeProxy(proxy);
-  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new SymsrvError('E_PROXY', `cannot reach the proxy ${where}: ${code}`, { cause: err, subject: where });
-  }
+  if (isConnectFailure(err)) return unreachableProxy(proxy, err);
   // Before any answer, every byte on this socket came from the proxy: say so, not "Parse Error".
   if (code === 'HPE_HEADER_OVERFLOW') {
     return new SymsrvError('E_PROXY', `the proxy ${where}: its answer has too many bytes of headers`, { cause: err, subject: where });

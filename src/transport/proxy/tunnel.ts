@@ -1,7 +1,9 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { SymsrvError } from '../../errors.js';
-import type { ConnectionAuth } from './connection-auth.js';
+import { MAX_AUTH_ROUNDS, type ConnectionAuth } from './connection-auth.js';
 import { describeProxy } from './select.js';
+import { unreachableProxy } from './unreachable.js';
+import { withTimeout } from '../timeout.js';
 import { ProxyProtocolError, readResponseHead, skipBody } from './response-head.js';
 
 export interface TunnelOptions {
@@ -12,8 +14,6 @@ export interface TunnelOptions {
    */
   answerTimeout: number;
   signal?: AbortSignal | undefined;
-  /** Most CONNECT round trips on one tunnel (a 407 loop ends here). */
-  maxRounds?: number;
 }
 
 /**
@@ -30,11 +30,15 @@ export interface TunnelOptions {
 export async function openTunnel(proxy: URL, host: string, port: number, auth: ConnectionAuth, options: TunnelOptions): Promise<Socket> {
   const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const where = describeProxy(proxy);
-  const maxRounds = options.maxRounds ?? 30; // sessions refuse to loop; only re-asked credentials add rounds
   const request = { method: 'CONNECT', uri: target, proxyHost: proxy.hostname };
   let socket = await dial(proxy, options);
   const onAbort = (): void => {
     socket.destroy();
+  };
+  /** A timeout's error, after the socket it waited on is closed. */
+  const stop = (err: SymsrvError): SymsrvError => {
+    socket.destroy();
+    return err;
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -44,8 +48,8 @@ export async function openTunnel(proxy: URL, host: string, port: number, auth: C
       // To the proxy only: this socket carries nothing else until the tunnel is up.
       if (header) lines.push(`Proxy-Authorization: ${header}`);
       socket.write(lines.join('\r\n') + '\r\n\r\n');
-      const head = await withTimeout(readResponseHead(socket), options.answerTimeout, socket, () =>
-        new SymsrvError('E_TIMEOUT', `the proxy ${where} did not answer CONNECT ${target} (${options.answerTimeout / 1000} s)`, { subject: where }),
+      const head = await withTimeout(readResponseHead(socket), options.answerTimeout, () =>
+        stop(new SymsrvError('E_TIMEOUT', `the proxy ${where} did not answer CONNECT ${target} (${options.answerTimeout / 1000} s)`, { subject: where })),
       );
       if (head.statusCode >= 200 && head.statusCode < 300) {
         options.signal?.removeEventListener('abort', onAbort);
@@ -54,16 +58,16 @@ export async function openTunnel(proxy: URL, host: string, port: number, auth: C
       }
       if (head.statusCode !== 407) {
         // tinyproxy answers a refused Proxy-Authorization with 401: on a CONNECT that can only be the proxy.
-        if (head.statusCode === 401 && header) throw auth.refused(request);
+        if (head.statusCode === 401 && header) throw auth.refused();
         throw new SymsrvError('E_PROXY', `the proxy ${where} refused CONNECT ${target}: ${head.statusCode} ${head.statusText}`.trimEnd(), {
           subject: where,
         });
       }
-      if (round >= maxRounds) throw auth.refused(request);
+      if (round >= MAX_AUTH_ROUNDS) throw auth.refused();
       const reusable =
         !head.closes &&
-        (await withTimeout(skipBody(socket, head), options.answerTimeout, socket, () =>
-          new SymsrvError('E_TIMEOUT', `the proxy ${where} did not finish its answer to CONNECT ${target} (${options.answerTimeout / 1000} s)`, { subject: where }),
+        (await withTimeout(skipBody(socket, head), options.answerTimeout, () =>
+          stop(new SymsrvError('E_TIMEOUT', `the proxy ${where} did not finish its answer to CONNECT ${target} (${options.answerTimeout / 1000} s)`, { subject: where })),
         ));
       header = await auth.next(request, head.headers['proxy-authenticate'], { sameConnection: reusable });
       if (!reusable) {
@@ -84,18 +88,6 @@ export async function openTunnel(proxy: URL, host: string, port: number, auth: C
       subject: where,
     });
   }
-}
-
-/** `p`, or `error()` after `ms` (the socket is destroyed then, which ends `p` too). */
-function withTimeout<T>(p: Promise<T>, ms: number, socket: Socket, error: () => SymsrvError): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(error());
-      socket.destroy();
-    }, ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function dial(proxy: URL, options: TunnelOptions): Promise<Socket> {
@@ -120,7 +112,7 @@ function dial(proxy: URL, options: TunnelOptions): Promise<Socket> {
     socket.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      reject(new SymsrvError('E_PROXY', `cannot reach the proxy ${where}: ${err.code ?? err.message}`, { cause: err, subject: where }));
+      reject(unreachableProxy(proxy, err));
     });
   });
 }
