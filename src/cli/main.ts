@@ -31,7 +31,7 @@ function program(): Command {
     .option('--pac <url|file>', 'explain with this PAC file')
     .action(async (sympath: string | undefined, opts) => (await import('./commands/path.js')).run(sympath, opts));
 
-  p.command('fetch')
+  withProxyOptions(p.command('fetch'))
     .description('download the symbols of binaries, PDBs, folders or keys')
     .argument('[target...]', 'binaries, PDBs or folders')
     .option('-y, --sympath <path>', 'symbol path (default: _NT_SYMBOL_PATH, else the .symfix path)')
@@ -46,27 +46,27 @@ function program(): Command {
     .addOption(new Option('--connect-timeout <s>', 'connect timeout in seconds').argParser(positiveNumber('--connect-timeout')))
     .addOption(new Option('--timeout <s>', 'idle timeout while waiting for data, in seconds').argParser(positiveNumber('--timeout')))
     .addOption(new Option('--retries <n>', 'retries on network errors and 5xx').argParser(nonNegativeInt('--retries')))
-    .option('--proxy <host:port>', 'use this HTTP proxy (like SSRVOPT_PROXY; default: _NT_SYMBOL_PROXY, then the system settings)')
-    .option('--no-proxy', 'connect directly, whatever the environment says')
-    .option('--pac <url|file>', 'choose proxies with this PAC file')
-    .option('--proxy-user <user>', 'proxy user (DOMAIN\\user or user@REALM); the password comes from SYMSRV_PROXY_PASSWORD')
-    .option('--proxy-auth <list>', 'proxy authentication schemes to use, in order (negotiate,ntlm,digest,basic)')
     .option('--prompts', 'ask for proxy credentials on a 407 (default: only when interactive; SYMSRV_PROMPTS=1|0)')
     .option('--no-prompts', 'never ask for credentials')
     .action(async (targets: string[], opts) => (await import('./commands/fetch.js')).run(targets, opts));
 
-  p.command('shell')
+  withProxyOptions(p.command('shell'))
     .description('a WinDbg/cdb-style console: load binaries, then .sympath, .reload, lm, ld, !sym noisy (.help lists the commands)')
     .argument('[target...]', 'binaries, or folders of binaries (not recursive)')
     .option('-y, --sympath <path>', 'symbol path (default: _NT_SYMBOL_PATH, else the .symfix path)')
+    .action(async (targets: string[], opts) => (await import('./commands/shell.js')).run(targets, opts));
+
+  return p;
+}
+
+/** The proxy options `fetch` and `shell` share (`path` has its own wording: "explain with ..."). */
+function withProxyOptions(cmd: Command): Command {
+  return cmd
     .option('--proxy <host:port>', 'use this HTTP proxy (like SSRVOPT_PROXY; default: _NT_SYMBOL_PROXY, then the system settings)')
     .option('--no-proxy', 'connect directly, whatever the environment says')
     .option('--pac <url|file>', 'choose proxies with this PAC file')
     .option('--proxy-user <user>', 'proxy user (DOMAIN\\user or user@REALM); the password comes from SYMSRV_PROXY_PASSWORD')
-    .option('--proxy-auth <list>', 'proxy authentication schemes to use, in order (negotiate,ntlm,digest,basic)')
-    .action(async (targets: string[], opts) => (await import('./commands/shell.js')).run(targets, opts));
-
-  return p;
+    .option('--proxy-auth <list>', 'proxy authentication schemes to use, in order (negotiate,ntlm,digest,basic)');
 }
 
 function positiveInt(name: string) {

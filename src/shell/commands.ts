@@ -3,6 +3,7 @@ import { symfixPath } from '../symbolpath/defaults.js';
 import { moduleList, stateLine, symbolPathLines } from './format.js';
 import { selectModules, type ShellModule } from './modules.js';
 import type { ShellSession } from './session.js';
+import { limited } from '../limited.js';
 
 /**
  * The console's commands, named and used as in WinDbg/cdb (names are case-insensitive), in one
@@ -254,36 +255,6 @@ async function lookUp(s: ShellSession, modules: readonly ShellModule[], io: Comm
     else io.write(stateLine(modules[i]!));
   }
   if (interrupted > 0) io.write(`interrupted: ${interrupted} module${interrupted === 1 ? '' : 's'} not looked up`);
-}
-
-/** `fn` over `items`, at most `limit` running at once; one promise per item, in order. */
-function limited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R>[] {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  const acquire = (): Promise<void> => {
-    if (active < limit) {
-      active++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => waiting.push(resolve));
-  };
-  const release = (): void => {
-    const next = waiting.shift();
-    if (next) next();
-    else active--;
-  };
-  const all = items.map(async (item) => {
-    await acquire();
-    try {
-      return await fn(item);
-    } finally {
-      release();
-    }
-  });
-  // The caller awaits them in order and stops at the first failure (a bug): the later ones must
-  // not become unhandled rejections meanwhile.
-  for (const p of all) p.catch(() => {});
-  return all;
 }
 
 function pick(s: ShellSession, pattern: string): ShellModule[] {

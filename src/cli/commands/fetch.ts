@@ -5,7 +5,7 @@ import { SymsrvError } from '../../errors.js';
 import { parseKey, type SymbolKey } from '../../keys/key.js';
 import { copyAtomically } from '../../store/atomic.js';
 import type { ProxyOptions, TransportOptions } from '../../transport/options.js';
-import type { SchemeName } from '../../transport/auth/types.js';
+import { SCHEME_STRENGTH, type SchemeName } from '../../transport/auth/types.js';
 import { EXIT_INCOMPLETE, EXIT_USAGE, ExitError } from '../exit.js';
 import { describeError, out, printJson, warn } from '../output.js';
 import { startProgress, type Progress } from '../progress.js';
@@ -13,6 +13,7 @@ import { promptsWanted } from '../../prompts/policy.js';
 import { terminalPrompt } from '../../prompts/terminal.js';
 import type { CredentialPrompt } from '../../prompts/types.js';
 import { keysOfTargets } from '../targets.js';
+import { limited } from '../../limited.js';
 
 export interface FetchOptions {
   sympath?: string;
@@ -92,11 +93,13 @@ export async function run(targets: string[], opts: FetchOptions): Promise<void> 
   const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal);
   try {
-    await pool(unique, opts.jobs, async (key, i) => {
-      const r = await client.find(key, { signal: stop.signal, ...(onBytes ? { onBytes } : {}) });
-      rows[i] = await toRow(r, opts.out, outNames);
-      bar.fileDone();
-    });
+    await Promise.all(
+      limited([...unique.keys()], opts.jobs, async (i) => {
+        const r = await client.find(unique[i]!, { signal: stop.signal, ...(onBytes ? { onBytes } : {}) });
+        rows[i] = await toRow(r, opts.out, outNames);
+        bar.fileDone();
+      }),
+    );
   } finally {
     process.off('SIGINT', onSignal);
     bar.stop();
@@ -147,13 +150,12 @@ export function proxyOptions(opts: { proxy?: string | false; pac?: string; proxy
   return p;
 }
 
-const SCHEMES: readonly SchemeName[] = ['negotiate', 'ntlm', 'digest', 'basic'];
-
+/** `--proxy-auth negotiate,ntlm`: schemes in the order to prefer them. */
 function parseSchemeList(text: string): SchemeName[] {
   const list = text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   for (const s of list) {
-    if (!(SCHEMES as readonly string[]).includes(s)) {
-      throw new SymsrvError('E_USAGE', `--proxy-auth takes a comma-separated list of ${SCHEMES.join(', ')}, not "${s}"`);
+    if (!(SCHEME_STRENGTH as readonly string[]).includes(s)) {
+      throw new SymsrvError('E_USAGE', `--proxy-auth takes a comma-separated list of ${SCHEME_STRENGTH.join(', ')}, not "${s}"`);
     }
   }
   if (list.length === 0) throw new SymsrvError('E_USAGE', '--proxy-auth needs at least one scheme');
@@ -166,16 +168,4 @@ async function readCa(file: string): Promise<string> {
   } catch (err) {
     throw new SymsrvError('E_USAGE', `cannot read --cacert ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time. */
-async function pool<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
