@@ -25,7 +25,7 @@ function hex(hash: string, s: string): string {
   return createHash(hash).update(s, 'utf8').digest('hex');
 }
 
-const get = (uri: string): AuthRequest => ({ method: 'GET', uri, proxyHost: 'proxy.corp.example' });
+const get = (uri: string): AuthRequest => ({ method: 'GET', uri });
 const HAS_SHA512_256 = getHashes().includes('sha512-256');
 
 // RFC 7616 §3.9.1 (password "Circle of Life", lower-case "of": erratum 4495).
@@ -228,7 +228,7 @@ describe('Digest: session', () => {
 
   test('CONNECT: uri is host:port, exactly as sent', async () => {
     const s = createDigestSession(creds, { cnonce: () => 'c' });
-    const req: AuthRequest = { method: 'CONNECT', uri: 'msdl.microsoft.com:443', proxyHost: 'proxy' };
+    const req: AuthRequest = { method: 'CONNECT', uri: 'msdl.microsoft.com:443' };
     const f = fields(await s.respond(req, squid('N')));
     assert.equal(f['uri'], 'msdl.microsoft.com:443');
     const ha1 = hex('md5', 'alice:symsrv-rig:pw');
@@ -360,19 +360,19 @@ describe('Digest SHA-256 checked by lighttpd', () => {
     assert.equal(first.status, 401);
     assert.equal(first.challenge?.params['algorithm'], 'SHA-256');
     const session = createDigestSession(user);
-    const answer = await session.respond({ method: 'GET', uri: '/x.bin', proxyHost: '127.0.0.1' }, first.challenge);
+    const answer = await session.respond({ method: 'GET', uri: '/x.bin' }, first.challenge);
     assert.equal(fields(answer).algorithm, 'SHA-256');
     const ok = await fetchWith('/x.bin', answer);
     assert.equal(ok.status, 200);
     assert.equal(ok.body, 'hello from lighttpd\n');
-    const next = await session.respond({ method: 'GET', uri: '/x.bin', proxyHost: '127.0.0.1' }, undefined);
+    const next = await session.respond({ method: 'GET', uri: '/x.bin' }, undefined);
     assert.equal(fields(next).nc, '00000002');
     assert.equal((await fetchWith('/x.bin', next)).status, 200);
   });
 
   test('a wrong password is refused by lighttpd', async () => {
     const first = await fetchWith('/x.bin');
-    const answer = await createDigestSession({ user: 'alice', password: 'wrong' }).respond({ method: 'GET', uri: '/x.bin', proxyHost: '127.0.0.1' }, first.challenge);
+    const answer = await createDigestSession({ user: 'alice', password: 'wrong' }).respond({ method: 'GET', uri: '/x.bin' }, first.challenge);
     assert.equal((await fetchWith('/x.bin', answer)).status, 401);
   });
 });

@@ -11,7 +11,7 @@ import { createNtlmSession } from './ntlm.js';
 import { negotiateMessage, parseChallengeMessage } from './ntlm-messages.js';
 import type { AuthRequest, Challenge, Credentials } from './types.js';
 
-const REQ: AuthRequest = { method: 'GET', uri: 'http://origin.test/x', proxyHost: 'proxy.test' };
+const REQ: AuthRequest = { method: 'GET', uri: 'http://origin.test/x' };
 const ntlm = (token?: string): Challenge => ({ scheme: 'ntlm', params: {}, ...(token === undefined ? {} : { token }) });
 
 describe('createNtlmSession: one connection\'s state machine', () => {

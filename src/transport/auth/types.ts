@@ -42,8 +42,6 @@ export interface AuthRequest {
   method: string;
   /** The request-target as sent to the proxy: an absolute URI for HTTP, `host:port` for CONNECT. */
   uri: string;
-  /** The proxy's host name as written in the proxy URL (Kerberos SPN `HTTP@host`). */
-  proxyHost: string;
 }
 
 /**

@@ -57,7 +57,7 @@ export class ForwardPool {
       this.release(lane);
     };
     try {
-      const authRequest = { method: 'GET', uri: url.toString(), proxyHost: this.proxy.hostname };
+      const authRequest = { method: 'GET', uri: url.toString() };
       const fresh = !lane.socket || lane.socket.destroyed;
       if (fresh) lane.auth = this.auth.connection();
       let header = await lane.auth!.first(authRequest);

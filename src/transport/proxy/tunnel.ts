@@ -30,7 +30,7 @@ export interface TunnelOptions {
 export async function openTunnel(proxy: URL, host: string, port: number, auth: ConnectionAuth, options: TunnelOptions): Promise<Socket> {
   const target = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const where = describeProxy(proxy);
-  const request = { method: 'CONNECT', uri: target, proxyHost: proxy.hostname };
+  const request = { method: 'CONNECT', uri: target };
   let socket = await dial(proxy, options);
   const onAbort = (): void => {
     socket.destroy();
