@@ -3,7 +3,7 @@ import type { SymbolKey } from '../keys/key.js';
 import { redactUrl, statusError } from '../transport/errors.js';
 import { withRetry } from '../transport/retry.js';
 import { describeProxy, type HttpResponse, type Transport } from '../transport/transport.js';
-import type { ProxyChoice } from '../transport/proxy/select.js';
+import type { ProxyChoice } from '../transport/select/select.js';
 import { saveResponse } from './download.js';
 import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder, storeUrl } from './layout.js';
 import { isUrl, parsePointer, POINTER_LIMIT } from './pointer.js';

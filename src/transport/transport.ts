@@ -10,13 +10,13 @@ import { RequestGuard } from './guard.js';
 import { trustedContext } from './trust.js';
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
 import { withRetry } from './retry.js';
-import { resolveCredentials } from './proxy/credentials.js';
-import { drain, ForwardPool } from './proxy/forward.js';
+import { resolveCredentials } from './auth/credentials.js';
+import { drain, ForwardPool } from './connect/forward.js';
 import { TITLE } from './auth/types.js';
-import { ProxyAuth } from './proxy/proxy-auth.js';
-import { describeProxy, ProxySelector, type ProxyChoice } from './proxy/select.js';
-import { TunnelAgent } from './proxy/tunnel-agent.js';
-import { isUnreachableProxy } from './proxy/unreachable.js';
+import { ProxyAuth } from './auth/proxy-auth.js';
+import { describeProxy, ProxySelector, type ProxyChoice } from './select/select.js';
+import { TunnelAgent } from './connect/tunnel-agent.js';
+import { isUnreachableProxy } from './connect/unreachable.js';
 
 export interface HttpResponse {
   /** The URL that answered, after redirects. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { isSymsrvError } from '../../src/errors.js';
 
-/** Shared by the PAC tests (src/transport/proxy/pac.test.ts, pac-file.test.ts). */
+/** Shared by the PAC tests (src/transport/select/pac.test.ts, pac-file.test.ts). */
 
 /**
  * A corporate PAC file of the usual shape. `isInNet` resolves its first argument through DNS, so

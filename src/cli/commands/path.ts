@@ -2,7 +2,7 @@ import { parseSymbolPath, type SymbolPath } from '../../symbolpath/parse.js';
 import { maskUserinfo } from '../../redact.js';
 import { resolveSymbolPath } from '../../symbolpath/defaults.js';
 import { explainSymbolPath, formatExplanation } from '../../symbolpath/explain.js';
-import { describeProxy } from '../../transport/proxy/select.js';
+import { describeProxy } from '../../transport/select/select.js';
 import { Transport } from '../../transport/transport.js';
 import { out, printJson } from '../output.js';
 import { proxyOptions } from './fetch.js';

@@ -1,11 +1,11 @@
 import { SymsrvError } from '../../errors.js';
-import { basicCredentials } from '../auth/basic.js';
-import { challengeFor, chooseScheme, negotiateMechanism, parseChallenges } from '../auth/challenge.js';
-import { createNegotiateSession, type NegotiateSession } from '../auth/negotiate.js';
-import { createNtlmSession } from '../auth/ntlm.js';
-import { TITLE, type AcceptedScheme, type AuthRequest, type AuthSession, type SchemeName } from '../auth/types.js';
+import { basicCredentials } from './basic.js';
+import { challengeFor, chooseScheme, negotiateMechanism, parseChallenges } from './challenge.js';
+import { createNegotiateSession, type NegotiateSession } from './negotiate.js';
+import { createNtlmSession } from './ntlm.js';
+import { TITLE, type AcceptedScheme, type AuthRequest, type AuthSession, type SchemeName } from './types.js';
 import type { ProxyAuth } from './proxy-auth.js';
-import { describeProxy } from './select.js';
+import { describeProxy } from '../select/select.js';
 
 /**
  * Most request rounds one request (or one CONNECT) makes with a proxy before it gives up: a 407

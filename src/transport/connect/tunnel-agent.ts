@@ -2,7 +2,7 @@ import type { RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import type { ProxyAuth } from './proxy-auth.js';
+import type { ProxyAuth } from '../auth/proxy-auth.js';
 import { openTunnel } from './tunnel.js';
 
 /**

@@ -1,5 +1,5 @@
-import { parseUserSpec } from '../auth/challenge.js';
-import type { Credentials } from '../auth/types.js';
+import { parseUserSpec } from './challenge.js';
+import type { Credentials } from './types.js';
 
 /** Where proxy credentials may come from, highest priority first (see `resolveCredentials`). */
 export interface CredentialOptions {

@@ -1,5 +1,5 @@
 import { SymsrvError } from '../../errors.js';
-import { describeProxy } from './select.js';
+import { describeProxy } from '../select/select.js';
 
 /** Socket errors that mean the proxy could not be reached at all (no answer was ever possible). */
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT']);

@@ -1,12 +1,12 @@
 import { SymsrvError } from '../../errors.js';
-import { createBasicSession } from '../auth/basic.js';
-import { parseUserSpec } from '../auth/challenge.js';
+import { createBasicSession } from './basic.js';
+import { parseUserSpec } from './challenge.js';
 import type { CredentialRequest } from '../../prompts/types.js';
-import { createDigestSession } from '../auth/digest.js';
-import { SCHEME_STRENGTH, type AcceptedScheme, type AuthSession, type SchemeName } from '../auth/types.js';
+import { createDigestSession } from './digest.js';
+import { SCHEME_STRENGTH, type AcceptedScheme, type AuthSession, type SchemeName } from './types.js';
 import { ConnectionAuth } from './connection-auth.js';
 import type { ResolvedCredentials } from './credentials.js';
-import { describeProxy } from './select.js';
+import { describeProxy } from '../select/select.js';
 
 /** Longest wait for another connection's first try of new credentials (ProxyAuth.trial). */
 const TRIAL_WAIT_MS = 60_000;

@@ -1,7 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { SymsrvError } from '../../errors.js';
-import { MAX_AUTH_ROUNDS, type ConnectionAuth } from './connection-auth.js';
-import { describeProxy } from './select.js';
+import { MAX_AUTH_ROUNDS, type ConnectionAuth } from '../auth/connection-auth.js';
+import { describeProxy } from '../select/select.js';
 import { unreachableProxy } from './unreachable.js';
 import { withTimeout } from '../timeout.js';
 import { ProxyProtocolError, readResponseHead, skipBody } from './response-head.js';

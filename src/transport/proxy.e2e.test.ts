@@ -3,13 +3,13 @@ import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startRig, type Rig } from '../../../test/rig/rig.js';
-import { selfCheck } from '../../../test/rig/selfcheck.js';
-import { DIGEST_NONCE_USES } from '../../../test/rig/squid.js';
-import { listFiles, makeTempDir, removeDir } from '../../../test/helpers/tempdir.js';
-import { SymbolClient } from '../../client.js';
-import { Transport } from '../transport.js';
-import { CLI } from '../../../test/helpers/cli.js';
+import { startRig, type Rig } from '../../test/rig/rig.js';
+import { selfCheck } from '../../test/rig/selfcheck.js';
+import { DIGEST_NONCE_USES } from '../../test/rig/squid.js';
+import { listFiles, makeTempDir, removeDir } from '../../test/helpers/tempdir.js';
+import { SymbolClient } from '../client.js';
+import { Transport } from './transport.js';
+import { CLI } from '../../test/helpers/cli.js';
 
 /**
  * `symsrv fetch` through a real squid per scheme (Basic, Digest, NTLM via Samba winbind,

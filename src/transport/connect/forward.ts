@@ -2,9 +2,9 @@ import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { SymsrvError } from '../../errors.js';
 import type { Watcher } from '../guard.js';
-import { MAX_AUTH_ROUNDS, type ConnectionAuth } from './connection-auth.js';
-import type { ProxyAuth } from './proxy-auth.js';
-import { describeProxy } from './select.js';
+import { MAX_AUTH_ROUNDS, type ConnectionAuth } from '../auth/connection-auth.js';
+import type { ProxyAuth } from '../auth/proxy-auth.js';
+import { describeProxy } from '../select/select.js';
 import { isConnectFailure, unreachableProxy } from './unreachable.js';
 
 /**
