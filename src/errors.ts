@@ -56,17 +56,33 @@ export interface SymsrvErrorOptions {
   cause?: unknown;
   /** The file or URL the error is about, when there is one. */
   subject?: string;
+  /** The HTTP status that caused it (E_HTTP_STATUS). */
+  status?: number;
+  /** False when another try cannot succeed (a TLS check, a bad redirect); undefined: the code decides (isRetryable). */
+  retryable?: boolean;
+  /** The proxy could not be reached at all: the transport tries the next candidate of a PAC answer. */
+  unreachable?: boolean;
+  /** No prompt can mend it (the proxy offers no scheme symsrv can use): asking for other credentials is pointless. */
+  final?: boolean;
 }
 
 export class SymsrvError extends Error {
   readonly code: ErrorCode;
   readonly subject: string | undefined;
+  readonly status: number | undefined;
+  readonly retryable: boolean | undefined;
+  readonly unreachable: boolean;
+  readonly final: boolean;
 
   constructor(code: ErrorCode, message: string, options: SymsrvErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SymsrvError';
     this.code = code;
     this.subject = options.subject;
+    this.status = options.status;
+    this.retryable = options.retryable;
+    this.unreachable = options.unreachable === true;
+    this.final = options.final === true;
   }
 }
 

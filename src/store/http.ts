@@ -120,7 +120,7 @@ export class HttpStore implements Store {
     }
     if (res.status >= 300 && res.status < 400) {
       await res.discard();
-      throw Object.assign(statusError(res.status, '(too many redirects, or a redirect without a Location)', res.url), { retryable: false });
+      throw statusError(res.status, '(too many redirects, or a redirect without a Location)', res.url, { retryable: false });
     }
     if (res.status < 200 || res.status >= 300) {
       await res.discard();

@@ -29,13 +29,10 @@ export function toTransportError(err: unknown, url: string, signal?: AbortState)
     return new SymsrvError('E_TIMEOUT', `GET ${where}: timed out (${code})`, { cause: err, subject: where });
   }
   if (TLS_CODES.test(code)) {
-    return Object.assign(
-      new SymsrvError(
-        'E_NETWORK',
-        `GET ${where}: TLS certificate check failed (${code}); if a proxy or private CA signs this server's certificate, pass it with --cacert or NODE_EXTRA_CA_CERTS`,
-        { cause: err, subject: where },
-      ),
-      { retryable: false },
+    return new SymsrvError(
+      'E_NETWORK',
+      `GET ${where}: TLS certificate check failed (${code}); if a proxy or private CA signs this server's certificate, pass it with --cacert or NODE_EXTRA_CA_CERTS`,
+      { cause: err, subject: where, retryable: false },
     );
   }
   if (e?.message === 'aborted' && code === 'ECONNRESET') {
@@ -49,19 +46,20 @@ export function toTransportError(err: unknown, url: string, signal?: AbortState)
 /** Whether another try may succeed. */
 export function isRetryable(err: unknown): boolean {
   if (!(err instanceof SymsrvError)) return false;
-  if ((err as { retryable?: boolean }).retryable === false) return false;
+  if (err.retryable === false) return false;
   if (err.code === 'E_NETWORK' || err.code === 'E_TIMEOUT') return true;
   if (err.code === 'E_HTTP_STATUS') {
-    const status = (err as { status?: number }).status ?? 0;
+    const status = err.status ?? 0;
     return status === 429 || (status >= 500 && status !== 501 && status !== 505);
   }
   return false;
 }
 
-export function statusError(status: number, statusText: string, url: string): SymsrvError {
+export function statusError(status: number, statusText: string, url: string, options: { retryable?: boolean } = {}): SymsrvError {
   const where = redactUrl(url);
-  return Object.assign(
-    new SymsrvError('E_HTTP_STATUS', `Request failed with ${status}${statusText ? ' ' + statusText : ''}: GET ${where}`, { subject: where }),
-    { status },
-  );
+  return new SymsrvError('E_HTTP_STATUS', `Request failed with ${status}${statusText ? ' ' + statusText : ''}: GET ${where}`, {
+    subject: where,
+    status,
+    ...options,
+  });
 }

@@ -136,18 +136,15 @@ export class Transport {
         if (!REDIRECTS.has(res.statusCode ?? 0) || typeof location !== 'string') return this.wrap(res, current, guard);
         res.resume();
         if (hop >= this.options.maxRedirects) {
-          throw Object.assign(
-            new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(url)}: more than ${this.options.maxRedirects} redirects (a loop?)`, {
-              subject: redactUrl(url),
-            }),
-            { retryable: false, status: res.statusCode },
-          );
+          throw new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(url)}: more than ${this.options.maxRedirects} redirects (a loop?)`, {
+            subject: redactUrl(url),
+            retryable: false,
+            ...(res.statusCode !== undefined ? { status: res.statusCode } : {}),
+          });
         }
         const next = new URL(location, target);
         if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-          throw Object.assign(new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(current)}: redirect to a ${next.protocol} URL`, { subject: redactUrl(current) }), {
-            retryable: false,
-          });
+          throw new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(current)}: redirect to a ${next.protocol} URL`, { subject: redactUrl(current), retryable: false });
         }
         // We send no credentials to origins, so a redirect carries none across hosts (the proxy
         // layer keeps Proxy-Authorization on the proxy hop only).
@@ -316,7 +313,7 @@ export class Transport {
           }
         } catch (err) {
           if (err instanceof RangeError) {
-            throw Object.assign(statusError(res.status, `(answer larger than ${limit} bytes)`, res.url), { retryable: false });
+            throw statusError(res.status, `(answer larger than ${limit} bytes)`, res.url, { retryable: false });
           }
           throw toTransportError(err, url, signal);
         }

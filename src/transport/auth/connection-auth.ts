@@ -96,7 +96,7 @@ export class ConnectionAuth {
         return await this.answer(request, header, info);
       } catch (err) {
         if (!(err instanceof SymsrvError) || (err.code !== 'E_PROXY_AUTH' && err.code !== 'E_PROXY_AUTH_REQUIRED')) throw err;
-        if ((err as { final?: boolean }).final) throw err;
+        if (err.final) throw err;
         const challenges = parseChallenges(header);
         // Only a password scheme can use what a person types (Negotiate too, when it falls back to NTLM).
         const a = this.auth;
@@ -123,12 +123,10 @@ export class ConnectionAuth {
     const where = describeProxy(a.proxy);
     if (offered.length === 0) {
       const names = challenges.map((c) => c.scheme).join(', ') || 'none';
-      throw Object.assign(
-        new SymsrvError('E_PROXY_AUTH', `the proxy ${where} demands authentication with a scheme symsrv cannot use here (offered: ${names}; allowed: ${a.allowed.map((s) => TITLE[s]).join(', ')})`, {
-          subject: where,
-        }),
-        { final: true },
-      );
+      throw new SymsrvError('E_PROXY_AUTH', `the proxy ${where} demands authentication with a scheme symsrv cannot use here (offered: ${names}; allowed: ${a.allowed.map((s) => TITLE[s]).join(', ')})`, {
+        subject: where,
+        final: true,
+      });
     }
 
     if (this.lastScheme && (this.lastScheme === 'ntlm' || this.lastScheme === 'negotiate') && !challenges.some((c) => c.scheme === this.lastScheme)) {

@@ -18,8 +18,13 @@ export interface ProxyResponseHead {
 const HEAD_LIMIT = 64 * 1024;
 
 export class ProxyProtocolError extends Error {
-  /** A connection closed early: often passing (an idle connection closed by the proxy), worth a retry. */
-  transient = false;
+  /** `transient`: a connection closed early, often passing (an idle connection closed by the proxy), worth a retry. */
+  constructor(
+    message: string,
+    readonly transient = false,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -41,7 +46,7 @@ export function readResponseHead(socket: Socket): Promise<ProxyResponseHead> {
     };
     const onEnd = (): void => {
       cleanup();
-      reject(Object.assign(new ProxyProtocolError('it closed the connection before answering'), { transient: true }));
+      reject(new ProxyProtocolError('it closed the connection before answering', true));
     };
     const onData = (chunk: Buffer): void => {
       buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;

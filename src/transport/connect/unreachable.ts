@@ -16,11 +16,9 @@ export function isConnectFailure(err: unknown): boolean {
 export function unreachableProxy(proxy: URL, err: unknown): SymsrvError {
   const where = describeProxy(proxy);
   const e = err as NodeJS.ErrnoException;
-  return Object.assign(new SymsrvError('E_PROXY', `cannot reach the proxy ${where}: ${e?.code ?? e?.message ?? String(err)}`, { cause: err, subject: where }), {
-    unreachable: true,
-  });
+  return new SymsrvError('E_PROXY', `cannot reach the proxy ${where}: ${e?.code ?? e?.message ?? String(err)}`, { cause: err, subject: where, unreachable: true });
 }
 
 export function isUnreachableProxy(err: unknown): boolean {
-  return err instanceof SymsrvError && (err as { unreachable?: boolean }).unreachable === true;
+  return err instanceof SymsrvError && err.unreachable;
 }
