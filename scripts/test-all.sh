@@ -20,6 +20,11 @@ need nginx nginx-light
 need curl curl
 need openssl openssl
 need tmux tmux
+# symsrv add/del: cabextract (libmspack) and gcab check the cabinets --compress writes; unzip opens
+# the symstore.exe-written stores of test/fixtures/symstore.
+need cabextract cabextract
+need gcab gcab
+need unzip unzip
 [ -x /usr/bin/time ] || need_pkgs+=(time)
 [ -e /usr/lib/systemd/boot/efi/systemd-bootx64.efi ] || need_pkgs+=(systemd-boot-efi)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -13,6 +13,8 @@ function program(): Command {
   const p = new Command('symsrv')
     .description('Find and download debug symbols (PDB, PE, ELF debug files) from symbol servers, SymSrv-compatible.')
     .version(VERSION)
+    // Program options only before the command: `symsrv add --version V` is add's (symstore /v), not ours.
+    .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride();
 
@@ -49,6 +51,26 @@ function program(): Command {
     .option('--prompts', 'ask for proxy credentials on a 407 (default: only when interactive; SYMSRV_PROMPTS=1|0)')
     .option('--no-prompts', 'never ask for credentials')
     .action(async (targets: string[], opts) => (await import('./commands/fetch.js')).run(targets, opts));
+
+  p.command('add')
+    .description('store PE images, PDBs and ELF files in a symbol store under their keys, as symstore add does')
+    .argument('<file...>', 'files or folders to add')
+    .requiredOption('--store <dir>', 'the symbol store (created when missing; three-tier when it has index2.txt)')
+    .option('-r, --recursive', 'add the files of folders recursively')
+    .option('--compress', 'store MSZIP cabinets (name.pd_), as symstore /compress')
+    .option('--pointer', 'store file.ptr pointing at each file instead of a copy, as symstore /p')
+    .option('--product <name>', 'product name recorded with the transaction (symstore /t)')
+    .option('--version <version>', 'version recorded with the transaction (symstore /v)')
+    .option('--comment <text>', 'comment recorded with the transaction (symstore /c)')
+    .option('--json', 'print JSON')
+    .action(async (files: string[], opts) => (await import('./commands/add.js')).run(files, opts));
+
+  p.command('del')
+    .description('delete a transaction from a symbol store: exactly what it added, as symstore del does')
+    .argument('<id>', 'the transaction id (as in 000Admin/server.txt)')
+    .requiredOption('--store <dir>', 'the symbol store')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts) => (await import('./commands/del.js')).run(id, opts));
 
   withProxyOptions(p.command('shell'))
     .description('a WinDbg/cdb-style console: load binaries, then .sympath, .reload, lm, ld, !sym noisy (.help lists the commands)')

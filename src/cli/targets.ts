@@ -33,20 +33,31 @@ function wanted(kind: KeyKind, images: boolean): boolean {
  * known format (else E_* → exit 2); inside folders, files of unknown format are passed over
  * silently and malformed ones are reported as skipped.
  */
-export async function keysOfTargets(targets: string[], opts: { recursive: boolean; images: boolean }): Promise<TargetKeys> {
+export async function keysOfTargets(targets: string[], opts: WalkOptions): Promise<TargetKeys> {
   const result: TargetKeys = { keys: [], skipped: [] };
   for (const target of targets) {
     const st = await statTarget(target);
     if (st.isDirectory()) {
       await walk(target, opts, result);
     } else {
-      result.keys.push(...(await computeKeys(target)).filter((k) => wanted(k.kind, opts.images)));
+      result.keys.push(...(await computeKeys(target)).filter((k) => selected(k.kind, opts)));
     }
   }
   return result;
 }
 
-async function walk(dir: string, opts: { recursive: boolean; images: boolean }, result: TargetKeys): Promise<void> {
+/** `select` picks the kinds to keep (add: the files' own keys); else fetch's rule, wanted(). */
+export interface WalkOptions {
+  recursive: boolean;
+  images?: boolean;
+  select?: (kind: KeyKind) => boolean;
+}
+
+function selected(kind: KeyKind, opts: WalkOptions): boolean {
+  return opts.select ? opts.select(kind) : wanted(kind, opts.images === true);
+}
+
+async function walk(dir: string, opts: WalkOptions, result: TargetKeys): Promise<void> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -61,7 +72,7 @@ async function walk(dir: string, opts: { recursive: boolean; images: boolean }, 
       if (opts.recursive) await walk(path, opts, result);
     } else if (e.isFile()) {
       try {
-        result.keys.push(...(await computeKeys(path)).filter((k) => wanted(k.kind, opts.images)));
+        result.keys.push(...(await computeKeys(path)).filter((k) => selected(k.kind, opts)));
       } catch (err) {
         if (!(err instanceof SymsrvError)) throw err;
         if (err.code !== 'E_UNKNOWN_FORMAT') result.skipped.push({ file: path, reason: err.message });
