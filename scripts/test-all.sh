@@ -25,6 +25,8 @@ need tmux tmux
 need cabextract cabextract
 need gcab gcab
 need unzip unzip
+# debuginfod stores are tested against elfutils' real debuginfod.
+need debuginfod debuginfod
 [ -x /usr/bin/time ] || need_pkgs+=(time)
 [ -e /usr/lib/systemd/boot/efi/systemd-bootx64.efi ] || need_pkgs+=(systemd-boot-efi)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

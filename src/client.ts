@@ -8,6 +8,7 @@ import { resolveSymbolPath } from './symbolpath/defaults.js';
 import { StoreChain } from './store/chain.js';
 import { FolderStore } from './store/folder.js';
 import { HttpStore } from './store/http.js';
+import { DebuginfodStore } from './store/debuginfod.js';
 import { LocalStore } from './store/local.js';
 import type { ProbeEvent, Store } from './store/types.js';
 import type { TransportOptions } from './transport/options.js';
@@ -148,10 +149,15 @@ export class SymbolClient {
     const fallback = (): Promise<string> => (this.tempDir ??= mkdtemp(join(tmpdir(), 'symsrv-')));
     const stores = new Map<string, Store>(); // one Store object per location, so per-store state is shared
     const storeFor = (spec: StoreSpec): Store => {
-      const id = spec.kind === 'http' ? `http:${spec.url}` : `local:${spec.path}`;
+      const id = spec.kind === 'local' ? `local:${spec.path}` : `${spec.kind}:${spec.url}`;
       let s = stores.get(id);
       if (!s) {
-        s = spec.kind === 'http' ? new HttpStore(spec.url, this.transport) : new LocalStore(spec.path);
+        s =
+          spec.kind === 'http'
+            ? new HttpStore(spec.url, this.transport)
+            : spec.kind === 'debuginfod'
+              ? new DebuginfodStore(spec.url, this.transport)
+              : new LocalStore(spec.path);
         stores.set(id, s);
       }
       return s;

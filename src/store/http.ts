@@ -20,8 +20,8 @@ export class HttpStore implements Store {
   private layout: Promise<boolean> | undefined;
 
   constructor(
-    private readonly base: string,
-    private readonly transport: Transport,
+    protected readonly base: string,
+    protected readonly transport: Transport,
   ) {
     this.location = redactUrl(base);
   }
@@ -83,7 +83,7 @@ export class HttpStore implements Store {
     return { status: 'missing' };
   }
 
-  private placed(ctx: LookupContext, key: SymbolKey): string {
+  protected placed(ctx: LookupContext, key: SymbolKey): string {
     return `${ctx.into!.replace(/[\\/]+$/, '')}/${key.name}`;
   }
 
@@ -133,7 +133,7 @@ export class HttpStore implements Store {
    * Downloads `url` into the downstream folder. The whole GET-and-stream is one retried step:
    * a connection that drops mid-body costs a new, clean download, never a partial file.
    */
-  private async download(url: string, key: SymbolKey, ctx: LookupContext, compressed: boolean): Promise<boolean> {
+  protected async download(url: string, key: SymbolKey, ctx: LookupContext, compressed: boolean): Promise<boolean> {
     return withRetry(
       async () => {
         const res = await this.openOnce(url, ctx);

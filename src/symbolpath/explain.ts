@@ -9,7 +9,7 @@ import { maskUserinfo } from '../redact.js';
  */
 
 export interface ExplainedStore {
-  kind: 'local' | 'http';
+  kind: 'local' | 'http' | 'debuginfod';
   /** The folder, share or URL. */
   location: string;
   /** True for the default downstream store (an empty token, `cache*` alone, or added). */
@@ -90,12 +90,13 @@ function explainElement(element: SymbolPathElement, index: number): ExplainedEle
 }
 
 function explainStore(store: StoreSpec): ExplainedStore {
-  return store.kind === 'http'
-    ? { kind: 'http', location: maskUserinfo(store.url), isDefault: false }
-    : { kind: 'local', location: store.path, isDefault: store.isDefault };
+  return store.kind === 'local'
+    ? { kind: 'local', location: store.path, isDefault: store.isDefault }
+    : { kind: store.kind, location: maskUserinfo(store.url), isDefault: false };
 }
 
 function name(store: ExplainedStore): string {
+  if (store.kind === 'debuginfod') return `the debuginfod server ${store.location}`;
   return store.isDefault ? `${store.location} (default downstream store)` : store.location;
 }
 
@@ -121,5 +122,6 @@ function impliedNote(implied: readonly ImpliedStore[]): string {
   if (implied.includes('default-downstream')) {
     notes.push('the default downstream store is added because a file cannot be opened from an HTTP store');
   }
+  if (implied.includes('debuginfod-urls')) notes.push('the debuginfod servers are those of DEBUGINFOD_URLS');
   return notes.length === 0 ? '' : ` (${notes.join('; ')})`;
 }

@@ -362,3 +362,29 @@ describe('parseSymbolPath: input that is not a symbol path', () => {
     }
   });
 });
+
+describe('parseSymbolPath: debuginfod* (symsrv extension)', () => {
+  const dbg = (url: string): StoreSpec => ({ kind: 'debuginfod', url });
+  const env = (urls: string) => ({ ...opts, env: { DEBUGINFOD_URLS: urls } });
+
+  it('local tokens are downstream stores, URL tokens debuginfod servers asked in order', () => {
+    const t = 'debuginfod*/var/cache/sym*https://a.example/*https://b.example';
+    assert.deepEqual(only(t), srv(t, [local('/var/cache/sym'), dbg('https://a.example/'), dbg('https://b.example')]));
+  });
+
+  it('servers alone get the default downstream store', () => {
+    const t = 'debuginfod*https://a.example';
+    assert.deepEqual(only(t), srv(t, [def, dbg('https://a.example')], [], ['default-downstream']));
+  });
+
+  it('no server: those of DEBUGINFOD_URLS (space-separated); none there is unsupported', () => {
+    assert.deepEqual(parseSymbolPath('debuginfod', env(' https://a.example  http://b.example/x ')).elements[0], srv('debuginfod', [def, dbg('https://a.example'), dbg('http://b.example/x')], [], ['debuginfod-urls', 'default-downstream']));
+    assert.deepEqual(parseSymbolPath('DEBUGINFOD*/c', env('https://a.example')).elements[0], srv('DEBUGINFOD*/c', [local('/c'), dbg('https://a.example')], [], ['debuginfod-urls']));
+    const e = parseSymbolPath('debuginfod*', env('')).elements[0];
+    assert.ok(e?.type === 'unsupported' && e.reason.includes('DEBUGINFOD_URLS'));
+  });
+
+  it('a local store after a server is unsupported', () => {
+    assertUnsupported('debuginfod*https://a.example*/c', 'downstream stores go first');
+  });
+});

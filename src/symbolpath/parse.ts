@@ -16,17 +16,20 @@ import { defaultDownstreamStore, MICROSOFT_SYMBOL_SERVER } from './defaults.js';
  * looking at a store (`pingme.txt`, `index2.txt`, compressed files) is the store layer's job.
  */
 
-/** One store of a chain: a folder or file share (`local`), or an HTTP(S) symbol server. */
+/** One store of a chain: a folder or file share (`local`), an HTTP(S) symbol server, or a debuginfod server. */
 export type StoreSpec =
   | { kind: 'local'; path: string; isDefault: boolean }
-  | { kind: 'http'; url: string };
+  | { kind: 'http'; url: string }
+  | { kind: 'debuginfod'; url: string };
 
 /** What the parser added to a `srv*` chain that the text does not spell out. */
 export type ImpliedStore =
   /** `srv*` with no store at all: the Microsoft public symbol server, as `.symfix` writes it [FIX]. */
   | 'microsoft-symbol-server'
   /** The default downstream store, put in front of a lone HTTP store [ASU, US]. */
-  | 'default-downstream';
+  | 'default-downstream'
+  /** `debuginfod*` with no server: the servers of DEBUGINFOD_URLS (symsrv's extension). */
+  | 'debuginfod-urls';
 
 export type SymbolPathElement =
   /** A plain folder (or file share). `caches`: from the nearest preceding `cache*`. */
@@ -51,6 +54,8 @@ export interface SymbolPath {
 export interface ParseOptions {
   /** The default downstream store; `defaultDownstreamStore()` when not given. */
   defaultDownstream?: string;
+  /** Where `debuginfod*` alone reads DEBUGINFOD_URLS; process.env when not given. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** [US] "There can be up to 10 symbol stores after the srv* prefix." */
@@ -61,6 +66,7 @@ const HTTP = /^https?:\/\//i;
 const SRV = /^srv\*/i;
 const SYMSRV = /^symsrv\*/i;
 const CACHE = /^cache\*/i;
+const DEBUGINFOD = /^debuginfod(\*|$)/i;
 const SYMSRV_DLL = 'symsrv.dll';
 
 /**
@@ -99,7 +105,7 @@ class Context {
   private readonly given: string | undefined;
   private resolved: string | undefined;
 
-  constructor(options: ParseOptions) {
+  constructor(readonly options: ParseOptions) {
     if (options.defaultDownstream !== undefined && options.defaultDownstream.trim() === '') {
       throw new SymsrvError('E_USAGE', 'defaultDownstream must be a folder, not an empty string');
     }
@@ -135,6 +141,9 @@ function parseElement(item: string, caches: StoreSpec[], ctx: Context): SymbolPa
   }
   if (CACHE.test(item)) {
     return parseCache(item, ctx);
+  }
+  if (DEBUGINFOD.test(item)) {
+    return parseDebuginfod(item, item.slice('debuginfod'.length).replace(/^\*/, ''), caches, ctx);
   }
   if (HTTP.test(item)) {
     // [ASU "Working With HTTP and SMB Symbol Server Paths"]: HTTP only works behind SRV*.
@@ -188,6 +197,38 @@ function chain(
   // A preceding cache* already gives the file a local home ([SPWD "Combining cache* and srv*":
   // `cache*c:\MySymbols;srv*https://...` caches in c:\MySymbols]), so no default store is added then.
   if (stores.length === 1 && stores[0]?.kind === 'http' && caches.length === 0) {
+    return { type: 'srv', text: item, stores: [ctx.defaultStore(), ...stores], caches, implied: [...implied, 'default-downstream'] };
+  }
+  return { type: 'srv', text: item, stores, caches, implied };
+}
+
+/**
+ * `debuginfod*[store*...]*URL[*URL...]`, symsrv's own element: local tokens are downstream
+ * stores (as in srv*), URL tokens debuginfod servers, asked in order. With no URL, the servers
+ * of DEBUGINFOD_URLS (space-separated, as debuginfod-find reads it). A chain with no local store
+ * gets the default downstream store (or the preceding cache*), as a lone HTTP store does.
+ */
+function parseDebuginfod(item: string, rest: string, caches: StoreSpec[], ctx: Context): SymbolPathElement {
+  const tokens = rest.split('*').map((t) => t.trim()).filter((t) => t !== '');
+  const implied: ImpliedStore[] = [];
+  if (!tokens.some((t) => HTTP.test(t))) {
+    const env = (ctx.options.env ?? process.env)['DEBUGINFOD_URLS'] ?? '';
+    const urls = env.split(/\s+/).filter((u) => HTTP.test(u));
+    if (urls.length === 0) return unsupported(item, 'it names no debuginfod server, and DEBUGINFOD_URLS holds no http(s) URL');
+    tokens.push(...urls);
+    implied.push('debuginfod-urls');
+  }
+  if (tokens.length > MAX_STORES) return unsupported(item, `it lists ${tokens.length} stores; at most ${MAX_STORES} are taken`);
+  const stores: StoreSpec[] = tokens.map((t) => (HTTP.test(t) ? { kind: 'debuginfod', url: t } : localStore(t)));
+  const firstRemote = stores.findIndex((s) => s.kind !== 'local');
+  for (const [i, store] of stores.entries()) {
+    if (store.kind === 'local') {
+      if (i > firstRemote) return unsupported(item, `local store ${store.path} comes after a debuginfod server: downstream stores go first`);
+    } else if (!isUsableUrl(store.url)) {
+      return unsupported(item, `debuginfod server "${store.url}" is not a usable HTTP(S) URL (no host, or malformed)`);
+    }
+  }
+  if (firstRemote === 0 && caches.length === 0) {
     return { type: 'srv', text: item, stores: [ctx.defaultStore(), ...stores], caches, implied: [...implied, 'default-downstream'] };
   }
   return { type: 'srv', text: item, stores, caches, implied };

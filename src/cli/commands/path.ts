@@ -35,7 +35,7 @@ async function proxiesOf(p: SymbolPath, opts: PathOptions): Promise<{ url: strin
   const urls = new Set<string>();
   for (const el of p.elements) {
     if (el.type !== 'srv') continue;
-    for (const s of [...el.caches, ...el.stores]) if (s.kind === 'http') urls.add(s.url);
+    for (const s of [...el.caches, ...el.stores]) if (s.kind !== 'local') urls.add(s.url);
   }
   if (urls.size === 0) return [];
   // The transport's own choice, as fetch would make it (options, PAC, environment).
