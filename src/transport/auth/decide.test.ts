@@ -87,7 +87,7 @@ const rows: Row[] = [
     challenges: 'negotiateOnly',
     conn: { scheme: 'negotiate', mechanism: 'ntlm', stalled: true },
     proxy: { kerberosUnavailable: true },
-    action: fail('refused'),
+    action: fail('refused', 'negotiate'),
     learnt: { ntlmInsideFailed: true },
   },
   { name: 'where plain NTLM is offered too, it is the fallback (not NTLM inside Negotiate)', challenges: 'all', proxy: { kerberosUnavailable: true }, action: send('ntlm', 'start', true) },

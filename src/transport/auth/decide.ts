@@ -205,6 +205,7 @@ function answer(challenges: Challenge[], p: ProxyState, c: ConnectionState): Dec
   }
 
   let missingCredentials = false;
+  let negotiateUnusable = false;
   for (const scheme of offered) {
     if (failed.includes(scheme)) {
       if (scheme === 'negotiate') continue; // no Kerberos: the next scheme
@@ -214,7 +215,9 @@ function answer(challenges: Challenge[], p: ProxyState, c: ConnectionState): Dec
     if (a) return { action: a, learnt };
     // Negotiate with nothing to send (no Kerberos, no NTLM inside) alone asks for no password.
     if (scheme !== 'negotiate') missingCredentials = true;
+    else negotiateUnusable = true;
   }
   if (missingCredentials || !p.credentials) return { action: { kind: 'fail', reason: 'required' }, learnt };
-  return { action: { kind: 'fail', reason: 'refused' }, learnt };
+  // Negotiate could not be used at all (the reasons say why): not a refusal of the password.
+  return { action: { kind: 'fail', reason: 'refused', ...(negotiateUnusable ? { scheme: 'negotiate' as const } : {}) }, learnt };
 }
