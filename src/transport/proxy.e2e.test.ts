@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startRig, type Rig } from '../../test/rig/rig.js';
 import { selfCheck } from '../../test/rig/selfcheck.js';
@@ -10,6 +10,7 @@ import { listFiles, makeTempDir, removeDir } from '../../test/helpers/tempdir.js
 import { SymbolClient } from '../client.js';
 import { Transport } from './transport.js';
 import { CLI } from '../../test/helpers/cli.js';
+import { repoRoot } from '../../test/helpers/readers.js';
 
 /**
  * `symsrv fetch` through a real squid per scheme (Basic, Digest, NTLM via Samba winbind,
@@ -37,8 +38,8 @@ describe('symsrv fetch through authenticating proxies', { timeout: 600_000 }, ()
   let tmp: string;
   const outputs: string[] = []; // everything symsrv printed, scanned for credentials at the end
 
-  function symsrv(args: string[], env: Record<string, string | undefined> = {}) {
-    const r = spawnSync(process.execPath, [MAIN, ...args], {
+  function symsrv(args: string[], env: Record<string, string | undefined> = {}, main = MAIN) {
+    const r = spawnSync(process.execPath, [main, ...args], {
       encoding: 'utf8',
       env: {
         ...process.env,
@@ -238,6 +239,27 @@ describe('symsrv fetch through authenticating proxies', { timeout: 600_000 }, ()
     assert.equal(r.code, 1);
     const [row] = JSON.parse(r.stdout) as { error: string }[];
     assert.match(row!.error, /requires authentication \(it offers Negotiate\)\. Kerberos could not be used: .+\. Give credentials with --proxy-user/);
+  });
+
+  // Issue 13, defect 5: where the optional native package could not be installed (no prebuilt
+  // binary, no Kerberos headers), a Negotiate-only proxy cannot use a password unless its
+  // Negotiate takes NTLM: the error says what is missing, how to get it, and what works meanwhile.
+  test('Negotiate without the kerberos package: says it is missing, how to install it, and what works meanwhile', async () => {
+    // The shipped bundle in a folder whose node_modules has every package but kerberos: Node's
+    // own import fails there as on such a machine.
+    const dir = join(tmp, 'no-kerberos');
+    await cp(dirname(MAIN), join(dir, 'bin'), { recursive: true });
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'symsrv', version: '0.0.0', type: 'module' }));
+    await mkdir(join(dir, 'node_modules'));
+    for (const name of await readdir(join(repoRoot, 'node_modules'))) {
+      if (name !== 'kerberos' && !name.startsWith('.')) await symlink(join(repoRoot, 'node_modules', name), join(dir, 'node_modules', name));
+    }
+    const r = symsrv(fetchArgs('negotiate', true, join(tmp, 'neg-no-package'), [KEYS['crash.pdb']!]), { KRB5CCNAME: rig.krb5.ccache }, join(dir, 'bin', 'symsrv.js'));
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const [row] = JSON.parse(r.stdout) as { error: string }[];
+    assert.match(row!.error, /requires authentication \(it offers Negotiate\)\. Kerberos could not be used: Kerberos is not available: the optional package "kerberos" could not be loaded/);
+    assert.match(row!.error, /npm install kerberos .*libkrb5-dev on Debian and Ubuntu, krb5-devel on Fedora and RHEL\), then run kinit/);
+    assert.match(row!.error, /Meanwhile, if the proxy's Negotiate also takes NTLM/);
   });
 
   for (const scheme of SCHEMES) {
