@@ -12,7 +12,6 @@ import { resolveTransportOptions, type ResolvedTransportOptions, type TransportO
 import { withRetry } from './retry.js';
 import { resolveCredentials } from './auth/credentials.js';
 import { drain, ForwardPool } from './connect/forward.js';
-import { TITLE } from './auth/types.js';
 import { ProxyAuth } from './auth/proxy-auth.js';
 import { describeProxy, ProxySelector, type ProxyChoice } from './select/select.js';
 import { TunnelAgent } from './connect/tunnel-agent.js';
@@ -84,8 +83,7 @@ export class Transport {
 
   /** The authentication scheme the proxy last accepted from us (`NTLM`...), if any: for `!sym noisy`. */
   proxyScheme(proxy: URL): string | undefined {
-    const s = this.routes.get(proxy.href)?.auth.lastAccepted;
-    return s ? TITLE[s] : undefined;
+    return this.routes.get(proxy.href)?.auth.describe();
   }
 
   /** Which proxies a URL would go through, best first, with the reason: for `symsrv path` and `--verbose`. */

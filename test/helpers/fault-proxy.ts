@@ -11,6 +11,9 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  *   noscheme   407 without a Proxy-Authenticate header
  *   huge       an endless header section (100 KB without its end)
  *   tunnel     (CONNECT only) 200, then bytes both ways to the real host:port (the default)
+ *   dropreused closes a kept-alive connection that already served a request, without a word (as
+ *              tinyproxy does after answering HTTP/1.1 without `Connection: close`); on a new
+ *              connection, 403 as `forbidden`
  * `modes` maps a host to its behaviour; hosts not in it get the default.
  */
 export interface FaultProxy {
@@ -22,7 +25,7 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-export type FaultMode = 'garbage' | 'close' | 'stall' | 'forbidden' | 'noscheme' | 'huge' | 'tunnel';
+export type FaultMode = 'garbage' | 'close' | 'stall' | 'forbidden' | 'noscheme' | 'huge' | 'tunnel' | 'dropreused';
 
 export async function startFaultProxy(): Promise<FaultProxy> {
   const modes = new Map<string, FaultMode>();
@@ -33,6 +36,7 @@ export async function startFaultProxy(): Promise<FaultProxy> {
     client.on('close', () => sockets.delete(client));
     client.on('error', () => {});
     let head = Buffer.alloc(0);
+    let served = 0;
     const onData = (chunk: Buffer): void => {
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
@@ -43,7 +47,9 @@ export async function startFaultProxy(): Promise<FaultProxy> {
       seen.push(`${method} ${target}`);
       const authority = method === 'CONNECT' ? target : new URL(target).host;
       const host = authority.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-      const mode = modes.get(host) ?? 'tunnel';
+      let mode = modes.get(host) ?? 'tunnel';
+      if (mode === 'dropreused') mode = served > 0 ? 'close' : 'forbidden';
+      served++;
       // A 403 or 407 keeps the connection for the next request (keep-alive); the rest end it.
       if (mode !== 'forbidden' && mode !== 'noscheme') client.off('data', onData);
       answer(client, mode, method, authority, rest);

@@ -1,11 +1,11 @@
 import { SymsrvError } from '../../errors.js';
-import { basicCredentials } from './basic.js';
-import { challengeFor, chooseScheme, negotiateMechanism, parseChallenges } from './challenge.js';
+import { challengeFor, chooseScheme, parseChallenges } from './challenge.js';
+import { decide, type Action, type ConnectionState } from './decide.js';
+import { ambiguous401, connect401, refusedError, requiredError, unusableError } from './failures.js';
 import { createNegotiateSession, type NegotiateSession } from './negotiate.js';
 import { createNtlmSession } from './ntlm.js';
-import { TITLE, type AcceptedScheme, type AuthRequest, type AuthSession, type SchemeName } from './types.js';
 import type { ProxyAuth } from './proxy-auth.js';
-import { describeProxy } from '../select/select.js';
+import { TITLE, type AcceptedScheme, type AuthRequest, type AuthSession, type Challenge, type SchemeName } from './types.js';
 
 /**
  * Most request rounds one request (or one CONNECT) makes with a proxy before it gives up: a 407
@@ -14,70 +14,57 @@ import { describeProxy } from '../select/select.js';
  */
 export const MAX_AUTH_ROUNDS = 30;
 
+/** Most decisions per round: each step that gives nothing rules a scheme out, and there are four. */
+const MAX_STEPS = 8;
+
 /**
- * The handshake state of one connection: what to send first, what to answer to a 407, and the
- * errors when nothing can be answered. A 407 loop cannot happen: each session refuses to answer
- * twice, and the callers cap the rounds.
+ * The handshake of one connection: carries out what `decide` says (decide.ts), and tells the
+ * proxy's state (ProxyAuth, its one owner) what it learns. `first()` before any 407 on a
+ * request, `next()` on each 407, `accepted()`, `settle()`.
  */
 export class ConnectionAuth {
   private session: AuthSession | undefined;
-  private lastScheme: SchemeName | undefined;
+  private scheme: SchemeName | undefined;
+  /** The proxy accepted a connection scheme on this connection: it needs no header any more. */
+  private authenticated = false;
 
   constructor(private readonly auth: ProxyAuth) {}
 
+  private state(sameConnection: boolean, extra: Partial<ConnectionState> = {}): ConnectionState {
+    const n = this.scheme === 'negotiate' ? (this.session as NegotiateSession) : undefined;
+    return {
+      scheme: this.scheme,
+      sameConnection,
+      ...(n ? { mechanism: n.mechanism, credentialsRefused: n.credentialsRefused } : {}),
+      ...(this.authenticated ? { authenticated: true } : {}),
+      ...extra,
+    };
+  }
+
   /** The header for a request before any 407 on it (pre-emptive), or undefined. */
   async first(request: AuthRequest): Promise<string | undefined> {
-    const a = this.auth;
-    // Credentials already refused: with no one to ask for others, fail before sending anything;
-    // with a prompt, send nothing up front and let the 407 lead to the question (next()).
-    const refused = a.refused;
-    if (refused) {
-      if (!a.canAsk) throw refused;
-      return undefined;
-    }
-    if (a.connectionScheme) {
-      this.session = this.newSession(a.connectionScheme);
-      const h = this.session ? await this.session.respond(request, undefined) : undefined;
-      this.noteKerberos(this.session);
-      if (h) {
-        this.lastScheme = a.connectionScheme;
-        return h;
-      }
-    }
-    for (const scheme of ['digest', 'basic'] as const) {
-      const shared = a.shared(scheme);
-      if (!shared) continue;
-      if (!(await this.mayTry())) return undefined;
-      const h = await shared.respond(request, undefined);
-      if (h) {
-        this.lastScheme = scheme;
-        return h;
-      }
-    }
-    // Told to use Basic and nothing else (--proxy-auth basic, curl's --proxy-basic): send it up
-    // front. Only then: sent unasked, a password would go to any proxy on the path.
-    if (a.allowed.length === 1 && a.allowed[0] === 'basic' && a.credentials) {
-      if (!(await this.mayTry())) return undefined;
-      this.lastScheme = 'basic';
-      return basicCredentials(a.credentials);
-    }
-    // A proxy we know nothing of yet: open with a connection scheme's first message. It costs no
-    // more than sending nothing (a proxy that wants something else answers 407 either way) and
-    // saves the discovery round, so an NTLM proxy costs one 407 per connection, as with curl's
-    // --proxy-ntlm. Nothing secret goes out: an NTLM Type 1 holds no credential, a Kerberos
-    // token is sealed for the proxy's own service principal. Password schemes (Digest, Basic)
-    // never go out before the proxy asks for them.
-    for (const scheme of a.allowed) {
-      if (scheme !== 'negotiate' && scheme !== 'ntlm') break;
-      if (a.notOffered.has(scheme)) continue;
-      const session = this.newSession(scheme);
-      if (!session) continue;
-      const h = await session.respond(request, undefined);
-      this.noteKerberos(session);
-      if (h) {
-        this.session = session;
-        this.lastScheme = scheme;
-        return h;
+    // A new request on this connection: a handshake of an earlier one is not continued (a 407
+    // on an authenticated connection starts a new one; it is no refusal of the last).
+    this.session = undefined;
+    this.scheme = undefined;
+    const failed: SchemeName[] = [];
+    for (let step = 0; step < MAX_STEPS; step++) {
+      const { action } = decide(undefined, this.auth.state(), this.state(true, { failed }));
+      switch (action.kind) {
+        case 'none':
+          return undefined;
+        case 'fail':
+          throw this.failure(action, []);
+        case 'discover':
+          // Ours to go out bare (the proxy's 407 names its schemes), or known meanwhile: decide again.
+          if (await this.auth.discover(this)) return undefined;
+          continue;
+        case 'send': {
+          if (action.password && !(await this.mayTry())) return undefined;
+          const h = await this.run(request, action, undefined);
+          if (h) return h;
+          failed.push(action.scheme);
+        }
       }
     }
     return undefined;
@@ -89,141 +76,134 @@ export class ConnectionAuth {
    * Throws E_PROXY_AUTH_REQUIRED (no credentials) or E_PROXY_AUTH (refused / nothing usable).
    */
   async next(request: AuthRequest, header: string | string[] | undefined, info: { sameConnection: boolean }): Promise<string> {
+    this.authenticated = false;
     // A person may answer (again): wrong credentials are told and asked for again, as many times
     // as they like; Cancel ends it (E_PROXY_AUTH_CANCELLED).
     for (;;) {
       try {
         return await this.answer(request, header, info);
       } catch (err) {
+        this.auth.discovered(this); // nobody waits for our question
         if (!(err instanceof SymsrvError) || (err.code !== 'E_PROXY_AUTH' && err.code !== 'E_PROXY_AUTH_REQUIRED')) throw err;
         if (err.final) throw err;
         const challenges = parseChallenges(header);
         // Only a password scheme can use what a person types (Negotiate too, when it falls back to NTLM).
-        const a = this.auth;
-        const ntlmInside = a.negotiateUnavailable !== undefined && a.ntlmInsideFailed === undefined;
-        if (!chooseScheme(challenges, a.allowed).some((s) => s !== 'negotiate' || ntlmInside)) throw err;
+        const p = this.auth.state();
+        const ntlmInside = p.kerberosUnavailable && !p.ntlmInsideFailed;
+        if (!chooseScheme(challenges, p.allowed).some((s) => s !== 'negotiate' || ntlmInside)) throw err;
         const realm = challenges.find((c) => c.params['realm'])?.params['realm'];
         const names = [...new Set(challenges.map((c) => TITLE[c.scheme as SchemeName] ?? c.scheme))];
         if (!(await this.auth.ask(names, realm, err.code === 'E_PROXY_AUTH'))) throw err;
         // New credentials: start over on this request, with no half-done handshake.
         this.session = undefined;
-        this.lastScheme = undefined;
+        this.scheme = undefined;
       }
     }
   }
 
   private async answer(request: AuthRequest, header: string | string[] | undefined, info: { sameConnection: boolean }): Promise<string> {
     const a = this.auth;
-    // Refused on another connection meanwhile: no further try with them (next() may ask for others).
-    const refused = a.refused;
-    if (refused) throw refused;
     const challenges = parseChallenges(header);
-    const offered = chooseScheme(challenges, a.allowed);
-    a.offered = offered;
-    const where = describeProxy(a.proxy);
-    if (offered.length === 0) {
-      const names = challenges.map((c) => c.scheme).join(', ') || 'none';
-      throw new SymsrvError('E_PROXY_AUTH', `the proxy ${where} demands authentication with a scheme symsrv cannot use here (offered: ${names}; allowed: ${a.allowed.map((s) => TITLE[s]).join(', ')})`, {
-        subject: where,
-        final: true,
-      });
-    }
-
-    if (this.lastScheme && (this.lastScheme === 'ntlm' || this.lastScheme === 'negotiate') && !challenges.some((c) => c.scheme === this.lastScheme)) {
-      a.notOffered.add(this.lastScheme);
-    }
-    // The handshake under way on this connection goes on, if the proxy still offers its scheme.
-    if (this.session && this.lastScheme && offered.includes(this.lastScheme)) {
-      const connectionScheme = this.lastScheme === 'ntlm' || this.lastScheme === 'negotiate';
-      if (!connectionScheme || info.sameConnection) {
-        if (this.sendsPassword(this.lastScheme)) await this.tryOrThrow();
-        const h = await this.session.respond(request, challengeFor(challenges, this.lastScheme));
+    if (!a.refused) a.offered(challenges);
+    const failed: SchemeName[] = [];
+    let stalled = false;
+    try {
+      for (let step = 0; step < MAX_STEPS; step++) {
+        const { action, learnt } = decide(challenges, a.state(), this.state(info.sameConnection, { failed, stalled }));
+        if (learnt.kerberosRefused) a.kerberosUnavailable('the proxy refused the Kerberos token');
+        if (learnt.ntlmInsideFailed) a.ntlmInsideUnavailable((this.session as NegotiateSession | undefined)?.lastError ?? "the proxy's Negotiate does not take NTLM");
+        if (action.kind !== 'send') throw this.failure(action, challenges);
+        if (action.password) await this.tryOrThrow();
+        // Our answer to the discovery 407 is settled (and holds the trial when it carries the
+        // password): the connections waiting for the schemes may go.
+        a.discovered(this);
+        const h = await this.run(request, action, challenges);
         if (h) return h;
+        if (action.how === 'continue') stalled = true;
+        else failed.push(action.scheme);
       }
-      if (this.lastScheme === 'negotiate') {
-        const n = this.session as NegotiateSession;
-        if (n.mechanism !== 'ntlm') a.negotiateUnavailable ??= 'the proxy refused the Kerberos token';
-        else if (n.credentialsRefused) throw this.refused('negotiate-ntlm'); // as for NTLM below
-        else if (info.sameConnection) a.ntlmInsideFailed ??= n.lastError ?? "the proxy's Negotiate does not take NTLM";
-      } else if (info.sameConnection || !connectionScheme) {
-        // Credentials were sent and refused: do not try weaker schemes with the same password
-        // (another failed logon counts toward account lockout, and Basic would expose it).
-        throw this.refused();
-      }
+      throw this.refused();
+    } finally {
+      a.discovered(this);
     }
-
-    let missingCredentials = false;
-    for (const scheme of offered) {
-      const session = scheme === 'basic' || scheme === 'digest' ? a.shared(scheme) : this.newSession(scheme);
-      if (!session) {
-        // Negotiate has nothing to send (no Kerberos, no NTLM inside): that alone asks for no password.
-        if (scheme !== 'negotiate') missingCredentials = true;
-        continue;
-      }
-      if (this.sendsPassword(scheme)) await this.tryOrThrow();
-      const h = await session.respond(request, challengeFor(challenges, scheme));
-      this.noteKerberos(session);
-      if (h) {
-        this.session = session;
-        this.lastScheme = scheme;
-        return h;
-      }
-      if (scheme === 'negotiate') {
-        a.negotiateUnavailable ??= (session as NegotiateSession).lastError ?? 'no Kerberos ticket';
-        continue;
-      }
-      throw this.refused(scheme);
-    }
-    if (missingCredentials || !a.credentials) throw this.required(challenges.map((c) => c.scheme));
-    throw this.refused();
   }
 
-  /** The proxy accepted the last header: remember a connection scheme for new connections. */
+  /** Carries out a `send`: the session's next header, or undefined when it has nothing. */
+  private async run(request: AuthRequest, action: Extract<Action, { kind: 'send' }>, challenges: Challenge[] | undefined): Promise<string | undefined> {
+    const a = this.auth;
+    const { scheme } = action;
+    const shared = scheme === 'basic' || scheme === 'digest';
+    let session: AuthSession | undefined;
+    if (action.how === 'continue') session = this.session;
+    else if (scheme === 'basic' || scheme === 'digest') session = a.shared(scheme);
+    else session = this.newSession(scheme, action.mechanism);
+    if (!session) return undefined;
+    let h: string | undefined;
+    if (challenges) {
+      h = await session.respond(request, challengeFor(challenges, scheme));
+    } else {
+      h = await session.respond(request, undefined);
+      // A new connection to a proxy whose Basic or Digest challenge is known: answer it up front
+      // (to that proxy only, on this connection), instead of going bare for a 407 that says the same.
+      const known = shared && h === undefined ? a.knownChallenge(scheme) : undefined;
+      if (known) h = await session.respond(request, known);
+    }
+    this.noteKerberos(session);
+    if (h) {
+      this.session = session;
+      this.scheme = scheme;
+      a.sent(scheme);
+    } else if (scheme === 'negotiate' && action.how === 'start') {
+      const n = session as NegotiateSession;
+      a.kerberosUnavailable(n.lastError ?? 'no Kerberos ticket', n.kerberosMissing);
+    }
+    return h;
+  }
+
+  private failure(action: Exclude<Action, { kind: 'send' }>, challenges: Challenge[]): SymsrvError {
+    const a = this.auth;
+    if (action.kind !== 'fail') return this.refused(); // `none`/`discover` never answer a 407
+    switch (action.reason) {
+      case 'unusable':
+        return unusableError(a.proxy, challenges, a.allowed);
+      case 'required':
+        return requiredError(a.proxy, challenges, a.reasons);
+      case 'refused':
+        return a.refused ?? this.refused(action.scheme);
+    }
+  }
+
+  /** The proxy let the request through: what it carried works on this proxy (and connection). */
   accepted(): void {
-    const label = this.label();
-    if (label) this.auth.lastAccepted = label;
-    // Kerberos proves nothing about the password; every other scheme sent it.
-    this.auth.endTrial(this, label !== undefined && label !== 'negotiate');
-    if (this.lastScheme === 'ntlm' || this.lastScheme === 'negotiate') this.auth.connectionScheme = this.lastScheme;
+    this.auth.accepted(this, this.label());
+    if (this.scheme === 'ntlm' || this.scheme === 'negotiate') this.authenticated = true;
   }
 
+  /** The proxy refused the credentials (E_PROXY_AUTH); recorded so that they are not sent again. */
   refused(scheme: AcceptedScheme | undefined = this.label()): SymsrvError {
-    const where = describeProxy(this.auth.proxy);
-    const creds = this.auth.credentials;
-    const title = scheme ? TITLE[scheme] : 'no usable scheme';
-    if (scheme === 'negotiate' || !creds) {
-      const reasons = [this.auth.negotiateUnavailable, this.auth.ntlmInsideFailed].filter((r) => r !== undefined);
-      const why = reasons.length > 0 ? `: ${reasons.join('; ')}` : '';
-      return new SymsrvError('E_PROXY_AUTH', `proxy authentication failed at ${where} (${title}${why})`, { subject: where });
-    }
-    const error = new SymsrvError('E_PROXY_AUTH', `proxy authentication failed for ${creds.typed} at ${where} (${title})`, { subject: where });
-    this.auth.refusal = { credentials: creds, error };
-    this.auth.endTrial(this, false);
+    const a = this.auth;
+    const error = refusedError(a.proxy, a.credentials, scheme, a.reasons);
+    // Kerberos proves nothing about the password: only a refused password is remembered.
+    if (scheme !== 'negotiate' && a.credentials) a.refuse(this, error);
+    else a.settle(this);
     return error;
   }
 
-  private required(offeredRaw: string[]): SymsrvError {
-    const where = describeProxy(this.auth.proxy);
-    const offers = [...new Set(offeredRaw)].map((s) => s.charAt(0).toUpperCase() + s.slice(1)).join(', ');
-    // Why Kerberos failed matters only when the proxy asked for it.
-    const asked = offeredRaw.some((s) => s.toLowerCase() === 'negotiate');
-    const kerberos = asked && this.auth.negotiateUnavailable ? ` Kerberos could not be used: ${this.auth.negotiateUnavailable}.` : '';
-    return new SymsrvError(
-      'E_PROXY_AUTH_REQUIRED',
-      `the proxy ${where} requires authentication (it offers ${offers}).${kerberos} Give credentials with --proxy-user USER and the password in SYMSRV_PROXY_PASSWORD, or set SYMSRV_PROXY_USER and SYMSRV_PROXY_PASSWORD`,
-      { subject: where },
-    );
+  /**
+   * A 401 where a 407 was due. On a CONNECT only the proxy can have sent it; on a plain-HTTP
+   * request it may be the origin's: undefined then when the proxy already accepted these
+   * credentials (the origin's 401, reported as such by the store), else an error naming both.
+   */
+  refused401(request: AuthRequest, sentHeader: boolean): SymsrvError | undefined {
+    if (request.method === 'CONNECT') return sentHeader ? this.refused() : connect401(this.auth.proxy, request.uri);
+    if (!sentHeader || this.auth.provenCredentials) return undefined;
+    this.auth.settle(this);
+    return ambiguous401(this.auth.proxy, this.auth.credentials, request.uri);
   }
 
   /** The request ended without an answer on the credentials (network error, abort, lost socket). */
   settle(): void {
-    this.auth.endTrial(this, false);
-  }
-
-  /** Whether answering `scheme` now may put the password on the wire (Kerberos never does). */
-  private sendsPassword(scheme: SchemeName): boolean {
-    if (!this.auth.credentials) return false;
-    return scheme !== 'negotiate' || this.auth.negotiateUnavailable !== undefined;
+    this.auth.settle(this);
   }
 
   /**
@@ -248,37 +228,29 @@ export class ConnectionAuth {
 
   /** The scheme of this connection's handshake as a person reads it: NTLM inside Negotiate is `negotiate-ntlm`. */
   private label(): AcceptedScheme | undefined {
-    if (this.lastScheme === 'negotiate' && (this.session as NegotiateSession | undefined)?.mechanism === 'ntlm') return 'negotiate-ntlm';
-    return this.lastScheme;
+    if (this.scheme === 'negotiate' && (this.session as NegotiateSession | undefined)?.mechanism === 'ntlm') return 'negotiate-ntlm';
+    return this.scheme;
   }
 
   /** Why Kerberos could not be used, once a Negotiate session found out (also when NTLM took over). */
   private noteKerberos(session: AuthSession | undefined): void {
     if (session?.scheme !== 'negotiate') return;
-    const why = (session as NegotiateSession).kerberosError;
-    if (why !== undefined) this.auth.negotiateUnavailable ??= why;
+    const n = session as NegotiateSession;
+    if (n.kerberosError !== undefined) this.auth.kerberosUnavailable(n.kerberosError, n.kerberosMissing);
   }
 
   /** A connection scheme's session (Basic and Digest sessions are shared: ProxyAuth.shared). */
-  private newSession(scheme: 'ntlm' | 'negotiate'): AuthSession | undefined {
+  private newSession(scheme: 'ntlm' | 'negotiate', mechanism: 'kerberos' | 'kerberos-then-ntlm' | 'ntlm' | undefined): AuthSession | undefined {
     const a = this.auth;
-    switch (scheme) {
-      case 'negotiate': {
-        const mechanism = negotiateMechanism({
-          kerberosUnavailable: a.negotiateUnavailable !== undefined,
-          credentials: a.credentials !== undefined,
-          ntlmOffered: a.offered ? a.offered.includes('ntlm') : undefined,
-          ntlmInsideFailed: a.ntlmInsideFailed !== undefined,
-        });
-        if (mechanism === undefined) return undefined;
-        return createNegotiateSession({
-          proxyHost: a.proxy.hostname,
-          ...(mechanism !== 'kerberos' && a.credentials ? { fallbackNtlm: a.credentials } : {}),
-          ...(mechanism === 'ntlm' ? { kerberosUnavailable: a.negotiateUnavailable } : {}),
-        });
-      }
-      case 'ntlm':
-        return a.credentials ? createNtlmSession(a.credentials) : undefined;
-    }
+    const creds = a.credentials;
+    if (scheme === 'ntlm') return creds ? createNtlmSession(creds) : undefined;
+    if (mechanism === undefined) return undefined;
+    const load = a.loadKerberos;
+    return createNegotiateSession({
+      proxyHost: a.proxy.hostname,
+      ...(mechanism !== 'kerberos' && creds ? { fallbackNtlm: creds } : {}),
+      ...(mechanism === 'ntlm' ? { kerberosUnavailable: a.reasons.kerberos } : {}),
+      ...(load ? { loadKerberos: load } : {}),
+    });
   }
 }

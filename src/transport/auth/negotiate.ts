@@ -105,7 +105,19 @@ export interface NegotiateSession extends AuthSession {
   readonly mechanism: 'kerberos' | 'ntlm' | undefined;
   /** The proxy refused the NTLM credentials (a wrong password), as opposed to having no use for them. */
   readonly credentialsRefused: boolean;
+  /** Kerberos failed because the optional `kerberos` package is missing or does not load. */
+  readonly kerberosMissing: boolean;
 }
+
+/**
+ * What to do when the `kerberos` package is missing, for the error a person reads: a
+ * Negotiate-only proxy cannot use a password unless its Negotiate also takes NTLM, so "give a
+ * user name and password" alone would send them the wrong way.
+ */
+export const KERBEROS_MISSING_HELP =
+  'To use your Kerberos ticket, install the optional npm package where symsrv is installed: npm install kerberos ' +
+  '(it has prebuilt binaries for Windows and macOS; elsewhere it is built, which needs a C++ compiler and the Kerberos ' +
+  'development files: libkrb5-dev on Debian and Ubuntu, krb5-devel on Fedora and RHEL), then run kinit';
 
 /** Tokens one session sends at most: the first, and one continuation for a mutual-auth round. */
 const MAX_TOKENS = 2;
@@ -146,6 +158,7 @@ export function createNegotiateSession(options: NegotiateOptions): NegotiateSess
   let lastError: string | undefined;
   let kerberosError = options.kerberosUnavailable;
   let mechanism: 'kerberos' | 'ntlm' | undefined;
+  let kerberosMissing = false;
   /** NTLM inside Negotiate, once Kerberos gave way: every later round is its. */
   let ntlm: NtlmSession | undefined;
 
@@ -178,6 +191,7 @@ export function createNegotiateSession(options: NegotiateOptions): NegotiateSess
     try {
       k = await load();
     } catch (err) {
+      kerberosMissing = true;
       return giveUp(`Kerberos is not available: the optional package "kerberos" could not be loaded (${messageOf(err)})`);
     }
     let token: string;
@@ -226,6 +240,9 @@ export function createNegotiateSession(options: NegotiateOptions): NegotiateSess
     },
     get credentialsRefused() {
       return ntlm?.refused ?? false;
+    },
+    get kerberosMissing() {
+      return kerberosMissing;
     },
     async respond(request: AuthRequest, challenge: Challenge | undefined): Promise<string | undefined> {
       if (ntlm) return ntlm.respond(request, challenge);

@@ -48,6 +48,22 @@ describe('a misbehaving proxy for plain HTTP (absolute-URI requests on lanes)', 
     });
   }
 
+  // tinyproxy answers HTTP/1.1 without `Connection: close`, then closes: the next request on the
+  // lane meets a dead socket. It was answered by nothing, so it goes again on a new connection
+  // (with --retries 0 it used to fail: "closed the connection before answering").
+  test('a kept-alive connection the proxy closed as it was reused: the GET goes again on a new one', { timeout: 10_000 }, async () => {
+    proxy.modes.set('first', 'forbidden');
+    const res = await t.get('http://first/store/x.pdb');
+    assert.equal(res.status, 403);
+    await res.discard();
+    proxy.modes.set('reused', 'dropreused');
+    const before = proxy.seen.length;
+    const again = await t.get('http://reused/store/x.pdb');
+    assert.equal(again.status, 403, 'answered on a new connection');
+    await again.discard();
+    assert.deepEqual(proxy.seen.slice(before), ['GET http://reused/store/x.pdb', 'GET http://reused/store/x.pdb']);
+  });
+
   test('a request waiting for a busy lane ends at once when its caller aborts', { timeout: 10_000 }, async () => {
     const slow = new Transport({ retries: 0, headersTimeout: 5000, connectionsPerOrigin: 1, proxies: { proxy: proxy.url } });
     try {

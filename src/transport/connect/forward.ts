@@ -2,7 +2,7 @@ import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { SymsrvError } from '../../errors.js';
 import type { Watcher } from '../guard.js';
-import { MAX_AUTH_ROUNDS, type ConnectionAuth } from '../auth/connection-auth.js';
+import { ConnectionAuth, MAX_AUTH_ROUNDS } from '../auth/connection-auth.js';
 import type { ProxyAuth } from '../auth/proxy-auth.js';
 import { describeProxy } from '../select/select.js';
 import { isConnectFailure, unreachableProxy } from './unreachable.js';
@@ -59,12 +59,20 @@ export class ForwardPool {
     try {
       const authRequest = { method: 'GET', uri: url.toString() };
       const fresh = !lane.socket || lane.socket.destroyed;
-      if (fresh) lane.auth = this.auth.connection();
+      if (fresh) lane.auth = new ConnectionAuth(this.auth);
       let header = await lane.auth!.first(authRequest);
       for (let round = 1; ; round++) {
         const res = await this.send(lane, url, headers, header, guard);
         if (res.statusCode !== 407) {
-          if (header) lane.auth!.accepted();
+          if (res.statusCode === 401) {
+            // tinyproxy answers refused proxy credentials with 401: say that it may be the proxy's.
+            const refused = lane.auth!.refused401(authRequest, header !== undefined);
+            if (refused) {
+              res.destroy();
+              throw refused;
+            }
+          }
+          lane.auth!.accepted();
           res.once('end', release);
           res.once('close', release);
           return res;
@@ -91,6 +99,7 @@ export class ForwardPool {
     headers: Record<string, string>,
     proxyAuthorization: string | undefined,
     guard?: Watcher,
+    retried = false,
   ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const h: Record<string, string> = { ...headers, host: url.host };
@@ -105,17 +114,29 @@ export class ForwardPool {
         headers: h,
         agent: lane.agent,
       });
-      req.once('error', (err) => reject(proxyError(this.proxy, err)));
+      req.once('error', (err) => {
+        // A kept-alive connection the proxy closed just as we reused it (tinyproxy answers
+        // HTTP/1.1 without `Connection: close` and then closes): nothing was answered, so the GET
+        // goes once more on a new connection, as Node's docs advise (`reusedSocket`) and curl does
+        // ("connection seems to be dead"). Not with a header bound to that connection or a
+        // Digest nonce count already spent: only bare or Basic.
+        const code = (err as NodeJS.ErrnoException).code;
+        const resendable = !proxyAuthorization || /^Basic /.test(proxyAuthorization);
+        if (req.reusedSocket && !retried && resendable && (code === 'ECONNRESET' || code === 'EPIPE')) {
+          lane.socket = undefined;
+          resolve(this.send(lane, url, headers, proxyAuthorization, guard, true));
+          return;
+        }
+        reject(proxyError(this.proxy, err));
+      });
       // The caller watches the request (aborts, timeouts): after the error listener, so a request
       // destroyed at once still rejects.
       guard?.watch(req);
       req.once('socket', (socket: Socket) => {
         if (socket !== lane.socket) {
-          // A new connection: authentication state belongs to the old one.
-          if (lane.socket !== undefined) {
-            lane.auth?.settle();
-            lane.auth = this.auth.connection();
-          }
+          // A new connection in the middle of a request (the proxy closed the last one after a
+          // 407): the lane's ConnectionAuth goes on, since it computed the header for this socket
+          // knowing it was new (`sameConnection: false`), and may hold the credentials' trial.
           lane.socket = socket;
           socket.setNoDelay(true);
         }

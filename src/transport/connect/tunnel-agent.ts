@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { ProxyAuth } from '../auth/proxy-auth.js';
 import { openTunnel } from './tunnel.js';
+import { ConnectionAuth } from '../auth/connection-auth.js';
 
 /**
  * An HTTPS agent whose connections are CONNECT tunnels through an authenticating proxy. Each
@@ -40,7 +41,7 @@ export class TunnelAgent extends HttpsAgent {
       const i = list ? list.indexOf(placeholder) : -1;
       if (i >= 0) list!.splice(i, 1);
     };
-    openTunnel(this.proxy, host, port, this.auth.connection(), { ...this.timeouts, signal: stop.signal }).then(
+    openTunnel(this.proxy, host, port, new ConnectionAuth(this.auth), { ...this.timeouts, signal: stop.signal }).then(
       (socket) => {
         unhold();
         // TLS to the origin inside the tunnel: the proxy sees only ciphertext from here on.

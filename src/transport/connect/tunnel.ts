@@ -58,7 +58,7 @@ export async function openTunnel(proxy: URL, host: string, port: number, auth: C
       }
       if (head.statusCode !== 407) {
         // tinyproxy answers a refused Proxy-Authorization with 401: on a CONNECT that can only be the proxy.
-        if (head.statusCode === 401 && header) throw auth.refused();
+        if (head.statusCode === 401) throw auth.refused401(request, header !== undefined)!;
         throw new SymsrvError('E_PROXY', `the proxy ${where} refused CONNECT ${target}: ${head.statusCode} ${head.statusText}`.trimEnd(), {
           subject: where,
         });
