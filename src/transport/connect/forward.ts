@@ -60,9 +60,25 @@ export class ForwardPool {
       const authRequest = { method: 'GET', uri: url.toString() };
       const fresh = !lane.socket || lane.socket.destroyed;
       if (fresh) lane.auth = this.auth.connection();
+      let reused = !fresh;
       let header = await lane.auth!.first(authRequest);
       for (let round = 1; ; round++) {
-        const res = await this.send(lane, url, headers, header, guard);
+        let res: IncomingMessage;
+        try {
+          res = await this.send(lane, url, headers, header, guard);
+        } catch (err) {
+          // A kept-alive socket the proxy closed as the request went out: cntlm says
+          // `Connection: keep-alive` and closes after every answer. Nothing was answered, the
+          // request is a GET (RFC 9112 §9.3.1 lets a client retry it): send it again, once, on a new
+          // connection with new authentication state, as curl does, whatever --retries says.
+          if (!(reused && round === 1 && closedBeforeAnswer(err))) throw err;
+          reused = false;
+          lane.socket = undefined;
+          lane.auth?.settle();
+          lane.auth = this.auth.connection();
+          header = await lane.auth.first(authRequest);
+          res = await this.send(lane, url, headers, header, guard);
+        }
         if (res.statusCode !== 407) {
           if (header) lane.auth!.accepted();
           res.once('end', release);
@@ -172,6 +188,11 @@ export function drain(res: IncomingMessage): Promise<void> {
     res.once('error', () => resolve());
     res.resume();
   });
+}
+
+/** The proxy closed the socket before any byte of an answer (see proxyError's ECONNRESET). */
+function closedBeforeAnswer(err: unknown): boolean {
+  return err instanceof SymsrvError && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET';
 }
 
 function proxyError(proxy: URL, err: unknown): unknown {
