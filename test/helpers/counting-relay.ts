@@ -20,6 +20,11 @@ export interface CountingRelay {
   count(...statuses: number[]): number;
   /** Connections whose stream could not be framed (then their statuses are missing from count). */
   unframed(): number;
+  /**
+   * Requests that never got an answer before their connection closed (a client waiting on a proxy
+   * that went silent, then giving up): a proxy that stops answering, seen without timing anything.
+   */
+  unanswered(): number;
   stop(): Promise<void>;
 }
 
@@ -29,6 +34,7 @@ const CRLF2 = Buffer.from('\r\n\r\n');
 export async function startCountingRelay(target: { host: string; port: number }): Promise<CountingRelay> {
   const counts = new Map<number, number>();
   let unframed = 0;
+  let unanswered = 0;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(target.port, target.host);
@@ -41,6 +47,7 @@ export async function startCountingRelay(target: { host: string; port: number })
       });
     }
     const framer = new Framer((status) => counts.set(status, (counts.get(status) ?? 0) + 1), () => unframed++);
+    client.once('close', () => (unanswered += framer.pending()));
     client.on('data', (d: Buffer) => {
       framer.request(d);
       upstream.write(d);
@@ -63,6 +70,7 @@ export async function startCountingRelay(target: { host: string; port: number })
     port,
     count: (...statuses) => statuses.reduce((n, s) => n + (counts.get(s) ?? 0), 0),
     unframed: () => unframed,
+    unanswered: () => unanswered,
     stop: () =>
       (stopping ??= new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -88,6 +96,11 @@ class Framer {
     private readonly onStatus: (status: number) => void,
     private readonly onUnframed: () => void,
   ) {}
+
+  /** Requests still waiting for their answer (0 once the stream is a tunnel or could not be framed). */
+  pending(): number {
+    return this.done ? 0 : this.methods.length;
+  }
 
   request(d: Buffer): void {
     if (this.done) return;

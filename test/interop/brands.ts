@@ -33,6 +33,8 @@ export interface RunningBrand {
   ca: string;
   /** Challenges so far (absolute: take differences), counted where `countedAt` says. */
   count(): Promise<number>;
+  /** Requests that got no answer before their connection closed, where a counting relay sits in front (absolute). */
+  unanswered?(): number;
   stop(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ export const BRANDS: Brand[] = [
         curlAnyauth: ['--proxy-anyauth', '-U', `${rig.user}:${rig.password}`],
         ca: rig.ca,
         count: async () => relay.count(401, 407),
+        unanswered: relay.unanswered,
         stop: async () => {
           await relay.stop();
           await tp.stop();
@@ -110,15 +113,27 @@ export const BRANDS: Brand[] = [
     title: 'mitmproxy (mitmdump --proxyauth)',
     auth: 'Basic',
     countedAt: "mitmdump's flow log (`<< 407` lines)",
-    note: "intercepts TLS: clients trust mitmproxy's CA (`symsrv --cacert`, `curl --cacert`), as its documentation tells users",
+    note:
+      "intercepts TLS: clients trust mitmproxy's CA (`symsrv --cacert`, `curl --cacert`), as its documentation tells users. " +
+      'mitmproxy 8.1 neither answers nor closes a connection after its 407 to a CONNECT: a client must send its credentials on a new connection (curl --proxy-anyauth waits there). ' +
+      'Clients reach it through a TCP relay that checks every request got an answer',
     async start(rig) {
       const m = await startMitmproxy({ user: rig.user, password: rig.password, upstreamCa: rig.ca });
+      // The relay only watches for requests left unanswered: mitmproxy 8 goes silent on a connection after its 407 to a CONNECT.
+      const relay = await startCountingRelay({ host: '127.0.0.1', port: m.port }).catch(async (e) => {
+        await m.stop();
+        throw e;
+      });
       return {
-        client: passwordClient(m.url, rig, '--proxy-basic'),
+        client: passwordClient(relay.url, rig, '--proxy-basic'),
         curlAnyauth: ['--proxy-anyauth', '-U', `${rig.user}:${rig.password}`],
         ca: m.ca,
         count: m.count407,
-        stop: m.stop,
+        unanswered: relay.unanswered,
+        stop: async () => {
+          await relay.stop();
+          await m.stop();
+        },
       };
     },
   },

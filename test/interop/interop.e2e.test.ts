@@ -32,9 +32,9 @@ const only = process.env.SYMSRV_INTEROP_BRANDS?.split(',');
  * reported as such in 15 s instead of the 120 s default); everything else is the default.
  */
 export const SYMSRV_SETTINGS = ['--retries', '0', '--timeout', '15'];
-/** curl's per-transfer bound, the same 15 s; and how long one curl or symsrv run may take in all. */
-const CURL_MAX_TIME = ['--max-time', '15'];
-const CURL_KILL_MS = 30_000;
+/** curl's per-transfer bound (10 s), and how long one curl run (15 s) or symsrv run (60 s) may take in all. */
+const CURL_MAX_TIME = ['--max-time', '10'];
+const CURL_KILL_MS = 15_000;
 const SYMSRV_KILL_MS = 60_000;
 
 interface Proc {
@@ -138,15 +138,17 @@ describe('proxy interop: each brand, symsrv and curl side by side', { timeout: 6
       };
 
       /** `symsrv fetch` of every file through the proxy. */
-      const symsrv = async (origin: 'HTTP' | 'HTTPS', kind: Kind, setup: ClientSetup): Promise<{ proc: Proc; rows: Array<{ status: string; error?: string }>; cache: string; challenges: number; identical: number }> => {
+      const symsrv = async (origin: 'HTTP' | 'HTTPS', kind: Kind, setup: ClientSetup): Promise<{ proc: Proc; rows: Array<{ status: string; error?: string }>; cache: string; challenges: number; identical: number; unanswered: number }> => {
         const cache = join(tmp, `${brand.id}-${origin}-symsrv-${kind}`);
         dirs.push(cache);
-        const args = ['fetch', '--json', ...SYMSRV_SETTINGS, '--cacert', b.ca, '--proxy', setup.proxy, ...setup.symsrvArgs, '-y', `srv*${cache}*${originUrl(origin)}`];
+        const args = ['fetch', '--json', '--verbose', ...SYMSRV_SETTINGS, '--cacert', b.ca, '--proxy', setup.proxy, ...setup.symsrvArgs, '-y', `srv*${cache}*${originUrl(origin)}`];
         for (const f of files) args.push('--key', f.key);
         const before = await b.count();
+        const unansweredBefore = b.unanswered?.() ?? 0;
         // 60 s: the bound for an answer when the password is wrong or missing (and plenty for 20 files).
         const proc = await runProc(process.execPath, [CLI, ...args], cleanEnv(setup.symsrvEnv), SYMSRV_KILL_MS);
         const challenges = (await b.count()) - before;
+        const unanswered = (b.unanswered?.() ?? 0) - unansweredBefore;
         outputs.push(proc.stdout, proc.stderr);
         let rows: Array<{ status: string; error?: string }> = [];
         try {
@@ -156,7 +158,7 @@ describe('proxy interop: each brand, symsrv and curl side by side', { timeout: 6
         }
         let identical = 0;
         for (const f of files) if ((await readFile(join(cache, f.key)).catch(() => Buffer.alloc(0))).equals(f.bytes)) identical++;
-        return { proc, rows, cache, challenges, identical };
+        return { proc, rows, cache, challenges, identical, unanswered };
       };
 
       const firstError = (rows: Array<{ error?: string }>, proc: Proc): string => rows.find((r) => r.error)?.error ?? (proc.stderr.trim().split('\n').pop() || `exit ${proc.code}`);
@@ -170,16 +172,19 @@ describe('proxy interop: each brand, symsrv and curl side by side', { timeout: 6
           row.curl = (await curl(origin, 'good', setup, setup.curlArgs, true)).outcome;
           if (b.curlAnyauth) row.curlAnyauth = (await curl(origin, 'anyauth', setup, b.curlAnyauth, true)).outcome;
           const s = await symsrv(origin, 'good', setup);
-          const ok = s.proc.code === 0 && s.identical === N;
+          const ok = s.proc.code === 0 && s.identical === N && s.unanswered === 0;
+          const failed = s.proc.killed ? `killed after ${SYMSRV_KILL_MS / 1000} s` : s.proc.code !== 0 ? `exit ${s.proc.code}` : `${s.unanswered} request(s) never answered`;
           row.symsrv = {
             ok,
-            summary: ok ? `${N}/${N} identical` : `${s.identical}/${N}, ${s.proc.killed ? `killed after ${SYMSRV_KILL_MS / 1000} s` : `exit ${s.proc.code}`}`,
+            summary: ok ? `${N}/${N} identical` : `${s.identical}/${N}, ${failed}`,
             challenges: s.challenges,
             ms: s.proc.ms,
             message: ok ? undefined : firstError(s.rows, s.proc),
           };
           assert.equal(s.proc.code, 0, s.proc.stdout.slice(0, 1500) + s.proc.stderr.slice(0, 1500));
           assert.equal(s.identical, N);
+          // No request waited for a proxy that had gone silent (seen where a relay is in front).
+          assert.equal(s.unanswered, 0, 'requests the proxy never answered');
         });
 
         test(`${origin}: a wrong password fails with a clear message naming the proxy, and nothing is cached`, async () => {

@@ -68,8 +68,8 @@ export function renderMatrix(m: Matrix): string {
       `no retry, so nothing is hidden by a second try; a 15 s timeout, so a proxy that stops answering shows in 15 s, not 120), ` +
       `and one curl invocation with the same ${m.files} URLs; ✅ means every file arrived byte-identical. The 407 columns count the challenges that run caused ` +
       `(tinyproxy: 401s and 407s), where the brand's notes below say. "Wrong password": symsrv must fail with a message naming the proxy; ` +
-      `"no credentials": the message must say how to give them (\`--proxy-user\`, \`SYMSRV_PROXY_PASSWORD\`). curl is the reference client (\`-q -s -S --max-time 15\`). ` +
-      'A run that has not ended after 60 s (symsrv) or 30 s (curl) is killed and shown so.',
+      `"no credentials": the message must say how to give them (\`--proxy-user\`, \`SYMSRV_PROXY_PASSWORD\`). curl is the reference client (\`-q -s -S --max-time 10\`). ` +
+      'A run that has not ended after 60 s (symsrv) or 15 s (curl) is killed and shown so.',
   );
   lines.push('');
   lines.push('| brand | auth | origin | symsrv, 20 files | 407s | curl, scheme option | 407s | curl --proxy-anyauth | 407s | wrong password: symsrv | curl | no credentials: symsrv | curl |');
