@@ -9,11 +9,15 @@
 #   libkrb5-dev            lets the optional npm `kerberos` package build
 #   nginx-light            the HTTP and HTTPS origins (test/helpers/nginx.ts; scripts/test-all.sh installs it too)
 #   lighttpd               checks Digest SHA-256 answers, which squid cannot (test/helpers/lighttpd.ts)
-#   tinyproxy              a BasicAuth proxy that answers refused credentials with 401 (test/rig/tinyproxy.ts)
+# Other proxy brands of the interop matrix (test/interop, docs/interop.md), each run from its binary with its own config:
+#   tinyproxy              Basic; answers refused credentials with 401 (test/rig/tinyproxy.ts)
+#   apache2-bin            Apache httpd 2.4 forward proxy, Basic and Digest (test/rig/apache.ts; only the binary and its modules)
+#   mitmproxy              mitmdump --proxyauth, Basic, intercepting TLS (test/rig/mitmproxy.ts)
+#   cntlm                  a local NTLM proxy chained in front of the NTLM squid (test/rig/cntlm.ts)
 # Must run as root (the rig itself needs root: squid, winbindd, useradd).
 set -euo pipefail
 
-pkgs=(squid winbind samba-common-bin krb5-kdc krb5-admin-server krb5-user openssl curl libkrb5-dev lighttpd tinyproxy)
+pkgs=(squid winbind samba-common-bin krb5-kdc krb5-admin-server krb5-user openssl curl libkrb5-dev lighttpd tinyproxy apache2-bin mitmproxy cntlm)
 # nginx counts as present in any flavour (nginx-light, nginx-core, ...): only its binary is used.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || pkgs+=(nginx-light)
 
@@ -37,7 +41,7 @@ export DEBIAN_FRONTEND=noninteractive
 # apt's chatter (debconf notes and the like) is shown only when something fails.
 log=$(mktemp)
 cleanup() { rm -f "$log"; }
-# The postinst scripts start the system squid, winbind, KDC and lighttpd services unless
+# The postinst scripts start the system squid, winbind, KDC, lighttpd, tinyproxy and cntlm services unless
 # policy-rc.d says no; a system winbindd would then own the hard-coded /run/samba/winbindd/pipe,
 # a system squid port 3128, lighttpd port 80. Where no policy exists, forbid service starts for the duration of the install.
 if [ ! -e /usr/sbin/policy-rc.d ]; then

@@ -1,16 +1,15 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isListening } from '../helpers/ports.js';
 import { makeTempDir, removeDir } from '../helpers/tempdir.js';
-import { launch, rigPort, stopAll, tail, waitUntil } from './procs.js';
+import { startDaemon } from './daemon.js';
 
 /**
  * tinyproxy 1.11 (Debian's) with `BasicAuth`, on 127.0.0.1 and a random free port, config and log
- * in its own temp dir, in the foreground (`-d`), never the system service. What matters to
- * clients: no Proxy-Authorization gets 407 + `Proxy-Authenticate: Basic realm="Tinyproxy"`; a
- * Proxy-Authorization it cannot check (a wrong password, or any scheme but Basic: an NTLM Type 1,
- * a Kerberos token) gets **401** + `WWW-Authenticate`, also on CONNECT; it closes the connection
- * after each request (HTTP/1.0).
+ * in its own temp dir, in the foreground (`-d`). Its behaviour that matters to clients: no
+ * Proxy-Authorization gets 407 + `Proxy-Authenticate: Basic realm="Tinyproxy"`; a
+ * Proxy-Authorization it cannot check (a wrong password, or any scheme but Basic) gets
+ * **401** + `WWW-Authenticate`, also on CONNECT; it closes the connection after each request.
+ * Its log names requests but no status codes: count 401/407 with test/helpers/counting-relay.ts.
  */
 export interface Tinyproxy {
   /** `http://127.0.0.1:PORT` */
@@ -25,28 +24,40 @@ export async function startTinyproxy(opts: { user: string; password: string; con
   const dir = await makeTempDir('symsrv-tinyproxy-');
   const logFile = join(dir, 'tinyproxy.log');
   const conf = join(dir, 'tinyproxy.conf');
-  let failure = '';
   try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const port = await rigPort();
-      // BasicAuth takes user and password as bare words: callers use [A-Za-z0-9-] (and `\`).
-      const lines = [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 60', `LogFile "${logFile}"`, 'LogLevel Info', 'MaxClients 64'];
-      lines.push(`BasicAuth ${opts.user} ${opts.password}`, 'DisableViaHeader Yes');
-      // Without ConnectPort lines tinyproxy allows CONNECT to any port; with them, only those.
-      for (const p of opts.connectPorts) lines.push(`ConnectPort ${p}`);
-      await writeFile(conf, lines.join('\n') + '\n');
-      const p = launch('/usr/bin/tinyproxy', ['-d', '-c', conf], process.env);
-      if (await waitUntil(() => isListening(port), 5000, p.exited)) {
-        let stopping: Promise<void> | undefined;
-        const stop = (): Promise<void> =>
-          (stopping ??= stopAll([{ name: 'tinyproxy', pidFile: '/nonexistent', child: p.child, mark: '\0' }], 3000).then(() => removeDir(dir)));
-        return { url: `http://127.0.0.1:${port}`, port, logFile, stop };
-      }
-      p.child.kill('SIGKILL');
-      failure = `${p.spawnError()?.message ?? ''}\n${p.output()}\n${await tail(logFile)}`.trim();
-      if (!/in use|Cannot bind|could not bind/i.test(failure)) break;
-    }
-    throw new Error(`tinyproxy did not start: ${failure || 'no LISTEN within 5 s and nothing logged'}`);
+    const daemon = await startDaemon({
+      name: 'tinyproxy',
+      cmd: '/usr/bin/tinyproxy',
+      log: logFile,
+      args: async (port) => {
+        // BasicAuth takes the password as a bare word: the rig's passwords are [A-Za-z0-9-].
+        await writeFile(
+          conf,
+          [
+            `Port ${port}`,
+            'Listen 127.0.0.1',
+            'Timeout 60',
+            `LogFile "${logFile}"`,
+            'LogLevel Info',
+            `PidFile "${join(dir, 'tinyproxy.pid')}"`,
+            'MaxClients 64',
+            `BasicAuth ${opts.user} ${opts.password}`,
+            // Without ConnectPort lines tinyproxy allows CONNECT to any port; with them, only those.
+            ...opts.connectPorts.map((p) => `ConnectPort ${p}`),
+            'DisableViaHeader Yes',
+            '',
+          ].join('\n'),
+        );
+        return ['-d', '-c', conf];
+      },
+    });
+    let stopping: Promise<void> | undefined;
+    return {
+      url: `http://127.0.0.1:${daemon.port}`,
+      port: daemon.port,
+      logFile,
+      stop: () => (stopping ??= daemon.stop().then(() => removeDir(dir))),
+    };
   } catch (err) {
     await removeDir(dir);
     throw err;

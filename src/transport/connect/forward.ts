@@ -60,9 +60,26 @@ export class ForwardPool {
       const authRequest = { method: 'GET', uri: url.toString() };
       const fresh = !lane.socket || lane.socket.destroyed;
       if (fresh) lane.auth = new ConnectionAuth(this.auth);
+      let reused = !fresh;
       let header = await lane.auth!.first(authRequest);
       for (let round = 1; ; round++) {
-        const res = await this.send(lane, url, headers, header, guard);
+        let res: IncomingMessage;
+        try {
+          res = await this.send(lane, url, headers, header, guard);
+        } catch (err) {
+          // A kept-alive socket the proxy closed as the request went out: cntlm says
+          // `Connection: keep-alive` and closes after every answer, tinyproxy answers HTTP/1.1
+          // without `Connection: close` and then closes (Node's docs: `reusedSocket`). Nothing was answered, the
+          // request is a GET (RFC 9112 §9.3.1 lets a client retry it): send it again, once, on a new
+          // connection with new authentication state, as curl does, whatever --retries says.
+          if (!(reused && round === 1 && closedBeforeAnswer(err))) throw err;
+          reused = false;
+          lane.socket = undefined;
+          lane.auth?.settle();
+          lane.auth = new ConnectionAuth(this.auth);
+          header = await lane.auth.first(authRequest);
+          res = await this.send(lane, url, headers, header, guard);
+        }
         if (res.statusCode !== 407) {
           if (res.statusCode === 401) {
             // tinyproxy answers refused proxy credentials with 401: say that it may be the proxy's.
@@ -99,7 +116,6 @@ export class ForwardPool {
     headers: Record<string, string>,
     proxyAuthorization: string | undefined,
     guard?: Watcher,
-    retried = false,
   ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const h: Record<string, string> = { ...headers, host: url.host };
@@ -115,18 +131,6 @@ export class ForwardPool {
         agent: lane.agent,
       });
       req.once('error', (err) => {
-        // A kept-alive connection the proxy closed just as we reused it (tinyproxy answers
-        // HTTP/1.1 without `Connection: close` and then closes): nothing was answered, so the GET
-        // goes once more on a new connection, as Node's docs advise (`reusedSocket`) and curl does
-        // ("connection seems to be dead"). Not with a header bound to that connection or a
-        // Digest nonce count already spent: only bare or Basic.
-        const code = (err as NodeJS.ErrnoException).code;
-        const resendable = !proxyAuthorization || /^Basic /.test(proxyAuthorization);
-        if (req.reusedSocket && !retried && resendable && (code === 'ECONNRESET' || code === 'EPIPE')) {
-          lane.socket = undefined;
-          resolve(this.send(lane, url, headers, proxyAuthorization, guard, true));
-          return;
-        }
         reject(proxyError(this.proxy, err));
       });
       // The caller watches the request (aborts, timeouts): after the error listener, so a request
@@ -193,6 +197,12 @@ export function drain(res: IncomingMessage): Promise<void> {
     res.once('error', () => resolve());
     res.resume();
   });
+}
+
+/** The proxy closed the socket before any byte of an answer (see proxyError's ECONNRESET). */
+function closedBeforeAnswer(err: unknown): boolean {
+  const code = (err instanceof SymsrvError ? (err.cause as NodeJS.ErrnoException | undefined) : undefined)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 function proxyError(proxy: URL, err: unknown): unknown {

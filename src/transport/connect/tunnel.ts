@@ -70,7 +70,10 @@ export async function openTunnel(proxy: URL, host: string, port: number, auth: C
           stop(new SymsrvError('E_TIMEOUT', `the proxy ${where} did not finish its answer to CONNECT ${target} (${options.answerTimeout / 1000} s)`, { subject: where })),
         ));
       header = await auth.next(request, head.headers['proxy-authenticate'], { sameConnection: reusable });
-      if (!reusable) {
+      // Basic and Digest answers are not bound to a connection: they go on a new one. mitmproxy 8
+      // neither answers nor closes a connection after its 407 to a CONNECT (curl --proxy-anyauth
+      // hangs there too); a new connection costs one TCP handshake. NTLM and Negotiate must stay.
+      if (!reusable || !/^(NTLM|Negotiate) /i.test(header)) {
         socket.destroy();
         socket = await dial(proxy, options);
       }
