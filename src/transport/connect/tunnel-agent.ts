@@ -74,8 +74,11 @@ export function connectPooled(
       callback?.(null, wrap(socket, host));
     },
     (err: Error) => {
-      unhold();
       callback?.(err, undefined as unknown as Duplex);
+      // removeSocket, not a bare splice: Node's Agent starts a connection for a request queued
+      // behind this one only when a socket is removed, so with the pool full that request would
+      // otherwise wait for its own timeout (seen: a SOCKS handshake timing out at maxSockets 1).
+      (agent as unknown as { removeSocket(s: unknown, o: RequestOptions): void }).removeSocket(placeholder, requested);
     },
   );
   return undefined;
