@@ -9,10 +9,12 @@
 #   libkrb5-dev            lets the optional npm `kerberos` package build
 #   nginx-light            the HTTP and HTTPS origins (test/helpers/nginx.ts; scripts/test-all.sh installs it too)
 #   lighttpd               checks Digest SHA-256 answers, which squid cannot (test/helpers/lighttpd.ts)
+#   dante-server microsocks   SOCKS5 servers (test/rig/socks.ts): dante checks RFC 1929 passwords
+#                          against the system's, microsocks its -u/-P
 # Must run as root (the rig itself needs root: squid, winbindd, useradd).
 set -euo pipefail
 
-pkgs=(squid winbind samba-common-bin krb5-kdc krb5-admin-server krb5-user openssl curl libkrb5-dev lighttpd)
+pkgs=(squid winbind samba-common-bin krb5-kdc krb5-admin-server krb5-user openssl curl libkrb5-dev lighttpd dante-server microsocks)
 # nginx counts as present in any flavour (nginx-light, nginx-core, ...): only its binary is used.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || pkgs+=(nginx-light)
 
