@@ -13,9 +13,10 @@ import { withRetry } from './retry.js';
 import { resolveCredentials } from './auth/credentials.js';
 import { drain, ForwardPool } from './connect/forward.js';
 import { ProxyAuth } from './auth/proxy-auth.js';
-import { describeProxy, ProxySelector, type ProxyChoice } from './select/select.js';
+import { describeProxy, isSocksProxy, ProxySelector, type ProxyChoice } from './select/select.js';
 import { TunnelAgent } from './connect/tunnel-agent.js';
 import { isUnreachableProxy } from './connect/unreachable.js';
+import { SocksHttpAgent, SocksHttpsAgent } from './connect/socks.js';
 
 export interface HttpResponse {
   /** The URL that answered, after redirects. */
@@ -60,8 +61,8 @@ export class Transport {
   private readonly trust: { secureContext?: SecureContext };
   private readonly selector: ProxySelector;
   private readonly choices = new Map<string, Promise<ProxyChoice[]>>();
-  /** One route per proxy: its authentication state, its tunnels, its plain-HTTP lanes. */
-  private readonly routes = new Map<string, { auth: ProxyAuth; tunnels: TunnelAgent; forward: ForwardPool }>();
+  /** One route per proxy: its authentication state, its tunnels, its plain-HTTP lanes (SOCKS: `plain`). */
+  private readonly routes = new Map<string, Route>();
 
   constructor(options: TransportOptions = {}) {
     this.options = resolveTransportOptions(options);
@@ -91,7 +92,7 @@ export class Transport {
     return this.selector.choose(new URL(url));
   }
 
-  private route(proxy: URL): { auth: ProxyAuth; tunnels: TunnelAgent; forward: ForwardPool } {
+  private route(proxy: URL): Route {
     const key = proxy.href;
     let r = this.routes.get(key);
     if (!r) {
@@ -107,10 +108,15 @@ export class Transport {
         }),
       });
       const pool = { keepAlive: true, maxSockets: o.connectionsPerOrigin, timeout: o.keepAliveTimeout, scheduling: 'lifo' as const };
+      const timeouts = { connectTimeout: o.connectTimeout, answerTimeout: o.headersTimeout };
+      // A SOCKS5 proxy carries both schemes over its own connections (connect/socks.ts); its
+      // ForwardPool is never used (it opens nothing until asked).
+      const socks = isSocksProxy(proxy);
       r = {
         auth,
-        tunnels: new TunnelAgent(proxy, auth, { connectTimeout: o.connectTimeout, answerTimeout: o.headersTimeout }, { ...pool, ...this.trust }),
+        tunnels: new (socks ? SocksHttpsAgent : TunnelAgent)(proxy, auth, timeouts, { ...pool, ...this.trust }),
         forward: new ForwardPool(proxy, auth, { lanes: o.connectionsPerOrigin, keepAliveTimeout: o.keepAliveTimeout }),
+        ...(socks ? { plain: new SocksHttpAgent(proxy, auth, timeouts, pool) } : {}),
       };
       this.routes.set(key, r);
     }
@@ -201,13 +207,14 @@ export class Transport {
       throw toTransportError(err, url, guard);
     };
 
-    if (proxy && !https) {
+    const route = proxy ? this.route(proxy) : undefined;
+    if (proxy && !https && !route?.plain) {
       // Plain HTTP through the proxy: absolute-URI requests on authenticated lanes.
-      return this.route(proxy)
+      return route!
         .forward.request(u, headers, guard)
         .then(done, failed);
     }
-    const agent = proxy ? this.route(proxy).tunnels : https ? this.httpsAgent : this.httpAgent;
+    const agent = route ? (https ? route.tunnels : route.plain!) : https ? this.httpsAgent : this.httpAgent;
     return new Promise<IncomingMessage>((resolve, reject) => {
       let req: ClientRequest;
       try {
@@ -337,10 +344,19 @@ export class Transport {
     for (const r of this.routes.values()) {
       r.tunnels.destroy();
       r.forward.close();
+      r.plain?.destroy();
     }
     this.routes.clear();
     this.selector.close();
   }
+}
+
+interface Route {
+  auth: ProxyAuth;
+  tunnels: TunnelAgent;
+  forward: ForwardPool;
+  /** Plain HTTP over SOCKS5 (HTTP proxies use `forward`). */
+  plain?: HttpAgent;
 }
 
 /** An http(s) URL to request, or E_USAGE naming it (without its userinfo). */

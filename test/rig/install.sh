@@ -14,10 +14,12 @@
 #   apache2-bin            Apache httpd 2.4 forward proxy, Basic and Digest (test/rig/apache.ts; only the binary and its modules)
 #   mitmproxy              mitmdump --proxyauth, Basic, intercepting TLS (test/rig/mitmproxy.ts)
 #   cntlm                  a local NTLM proxy chained in front of the NTLM squid (test/rig/cntlm.ts)
+#   dante-server microsocks   SOCKS5 servers (test/rig/socks.ts): dante checks RFC 1929 passwords
+#                          against the system's, microsocks its -u/-P
 # Must run as root (the rig itself needs root: squid, winbindd, useradd).
 set -euo pipefail
 
-pkgs=(squid winbind samba-common-bin krb5-kdc krb5-admin-server krb5-user openssl curl libkrb5-dev lighttpd tinyproxy apache2-bin mitmproxy cntlm)
+pkgs=(squid winbind samba-common-bin krb5-kdc krb5-admin-server krb5-user openssl curl libkrb5-dev lighttpd tinyproxy apache2-bin mitmproxy cntlm dante-server microsocks)
 # nginx counts as present in any flavour (nginx-light, nginx-core, ...): only its binary is used.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || pkgs+=(nginx-light)
 

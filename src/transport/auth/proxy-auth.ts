@@ -140,6 +140,14 @@ export class ProxyAuth {
     if (scheme === 'ntlm' || scheme === 'negotiate' || scheme === 'negotiate-ntlm') this.worked = scheme === 'ntlm' ? 'ntlm' : 'negotiate';
   }
 
+  /** A SOCKS5 server took the current credentials (RFC 1929): proven, as after a Basic answer went through. */
+  acceptedBySocks(by: object): void {
+    this.known ??= [];
+    this.discovery.release(by);
+    if (this.creds) this.proven = this.creds;
+    this.trialTurn.release(by, true);
+  }
+
   /** The proxy refused the current credentials: never sent again (`error` is what later requests get). */
   refuse(by: object, error: SymsrvError): void {
     if (this.creds) this.refusal = { credentials: this.creds, error };

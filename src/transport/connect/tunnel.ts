@@ -1,7 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { SymsrvError } from '../../errors.js';
 import { MAX_AUTH_ROUNDS, type ConnectionAuth } from '../auth/connection-auth.js';
-import { describeProxy } from '../select/select.js';
+import { describeProxy, proxyPort } from '../select/select.js';
 import { unreachableProxy } from './unreachable.js';
 import { withTimeout } from '../timeout.js';
 import { ProxyProtocolError, readResponseHead, skipBody } from './response-head.js';
@@ -93,10 +93,11 @@ export async function openTunnel(proxy: URL, host: string, port: number, auth: C
   }
 }
 
-function dial(proxy: URL, options: TunnelOptions): Promise<Socket> {
+/** A TCP connection to the proxy itself, bounded by connectTimeout; "cannot reach the proxy" (unreachable.ts) when refused. */
+export function dial(proxy: URL, options: TunnelOptions): Promise<Socket> {
   const where = describeProxy(proxy);
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: proxy.hostname.replace(/^\[|\]$/g, ''), port: Number(proxy.port || 80) });
+    const socket = netConnect({ host: proxy.hostname.replace(/^\[|\]$/g, ''), port: proxyPort(proxy) });
     socket.setNoDelay(true);
     const timer = setTimeout(() => {
       socket.destroy();

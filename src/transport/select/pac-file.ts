@@ -13,18 +13,28 @@ import { PacScript, type PacScriptOptions } from './pac.js';
 /** One element of a PAC answer, in order. */
 export type PacEntry =
   | { kind: 'direct' }
-  /** An HTTP proxy: `PROXY host[:port]` or `HTTP host[:port]`; `server` is `host[:port]`. */
-  | { kind: 'proxy'; server: string; text: string }
-  /** Something we cannot use (SOCKS, HTTPS proxies, unknown words), with the reason. */
+  /**
+   * A proxy: `PROXY host[:port]` or `HTTP host[:port]` (scheme `http`), `SOCKS5 host[:port]` or
+   * `SOCKS host[:port]` (scheme `socks5h`); `server` is `host[:port]`.
+   */
+  | { kind: 'proxy'; scheme: 'http' | 'socks5h'; server: string; text: string }
+  /** Something we cannot use (SOCKS4, HTTPS proxies, unknown words), with the reason. */
   | { kind: 'skipped'; text: string; reason: string };
 
 /**
  * Splits a PAC answer on `;` into entries (MDN "Proxy Auto-Configuration (PAC) file", return value
- * format). Keywords are case-insensitive; `PROXY` and `HTTP` name an HTTP proxy; `HTTPS`,
- * `SOCKS`, `SOCKS4`, `SOCKS5` and anything else are skipped with a reason. An empty answer is
- * DIRECT. When nothing usable is left the caller falls back to DIRECT, as Chromium does with an
- * answer it cannot parse (net/base/proxy_list.cc, `SetFromPacString`).
+ * format). Keywords are case-insensitive; `PROXY` and `HTTP` name an HTTP proxy, `SOCKS5` and
+ * `SOCKS` a SOCKS5 proxy; `HTTPS`, `SOCKS4` and anything else are skipped with a reason. An empty
+ * answer is DIRECT. When nothing usable is left the caller fails (it never goes DIRECT on its own:
+ * the PAC file asked for a proxy, and going around it bypasses the network's policy).
+ *
+ * `SOCKS` is read as SOCKS5, as Firefox reads it (Chromium reads SOCKS4): SOCKS4 has no password
+ * authentication, and a SOCKS5 server that also speaks SOCKS4 (dante does) takes either. Both are
+ * used with DNS at the proxy (`socks5h`), as Chromium and Firefox do for PAC answers: the script
+ * chose the proxy for a host name, which may resolve only behind it.
  */
+const PROXY_KEYWORDS: Record<string, 'http' | 'socks5h' | undefined> = { PROXY: 'http', HTTP: 'http', SOCKS5: 'socks5h', SOCKS: 'socks5h' };
+
 export function parsePacResult(result: string): PacEntry[] {
   const entries: PacEntry[] = [];
   for (const part of result.split(';')) {
@@ -34,13 +44,13 @@ export function parsePacResult(result: string): PacEntry[] {
     const keyword = word.toUpperCase();
     if (keyword === 'DIRECT' && server === undefined) {
       entries.push({ kind: 'direct' });
-    } else if ((keyword === 'PROXY' || keyword === 'HTTP') && server !== undefined && rest.length === 0) {
+    } else if (PROXY_KEYWORDS[keyword] && server !== undefined && rest.length === 0) {
       if (server.includes('@') || server.includes('/')) entries.push({ kind: 'skipped', text, reason: 'not a host:port' });
-      else entries.push({ kind: 'proxy', server, text });
+      else entries.push({ kind: 'proxy', scheme: PROXY_KEYWORDS[keyword], server, text });
     } else if (keyword === 'HTTPS') {
       entries.push({ kind: 'skipped', text, reason: 'HTTPS proxies (TLS to the proxy) are not supported yet' });
-    } else if (keyword === 'SOCKS' || keyword === 'SOCKS4' || keyword === 'SOCKS5') {
-      entries.push({ kind: 'skipped', text, reason: 'SOCKS proxies are not supported' });
+    } else if (keyword === 'SOCKS4') {
+      entries.push({ kind: 'skipped', text, reason: 'SOCKS4 proxies are not supported (no password authentication); SOCKS5 is' });
     } else {
       entries.push({ kind: 'skipped', text, reason: 'not a PAC proxy entry' });
     }

@@ -46,6 +46,10 @@ describe('parseProxyOption', () => {
     ['[::1]:3128', 'http://[::1]:3128/', 'http://[::1]:3128'],
     ['10.0.0.1:8080', 'http://10.0.0.1:8080/', 'http://10.0.0.1:8080'],
     ['  myproxyserver:80  ', 'http://myproxyserver/', 'http://myproxyserver:80'],
+    // SOCKS5: socks5 resolves target names here, socks5h at the proxy; port 1080 by default (RFC 1928).
+    ['socks5://127.0.0.1:1080', 'socks5://127.0.0.1:1080', 'socks5://127.0.0.1:1080'],
+    ['socks5h://alice:s3cret@socks.corp.example', 'socks5h://alice:s3cret@socks.corp.example', 'socks5h://socks.corp.example:1080'],
+    ['SOCKS5H://[::1]:1081/', 'socks5h://[::1]:1081/', 'socks5h://[::1]:1081'],
   ];
   for (const [text, href, shown] of valid) {
     test(`${JSON.stringify(text)} -> ${href}`, () => {
@@ -63,9 +67,9 @@ describe('parseProxyOption', () => {
     ['proxy:', /no port/],
     ['https://proxy:443', /https:\/\/ proxies \(TLS to the proxy itself\) are not supported yet; give the proxy as http:\/\/host:port/],
     ['HTTPS://proxy:443', /https:\/\/ proxies/],
-    ['socks5://127.0.0.1:1080', /SOCKS proxies are not supported/],
-    ['socks5h://127.0.0.1:1080', /SOCKS proxies are not supported/],
-    ['socks://127.0.0.1:1080', /SOCKS proxies are not supported/],
+    ['socks://127.0.0.1:1080', /socks:\/\/ \(SOCKS4\) proxies are not supported; give a SOCKS5 proxy as socks5:\/\/host:port/],
+    ['socks4a://127.0.0.1:1080', /socks4a:\/\/ \(SOCKS4\) proxies are not supported/],
+    ['socks5h://127.0.0.1:1080/path', /without a path/],
     ['ftp://proxy:21', /ftp:\/\/ proxies are not supported/],
     ['http://proxy:3128/proxy.pac', /without a path \(a PAC file goes in the pac option, CLI --pac\)/],
     ['http://proxy:3128/?x=1', /without a path/],
@@ -253,8 +257,16 @@ describe('environment variables, read as curl reads them (curl(1) ENVIRONMENT, l
     assert.equal(miss?.detail, 'HTTPS_PROXY=http://proxy:3128 (NO_PROXY does not match msdl.microsoft.com)');
   });
 
-  test('a SOCKS ALL_PROXY: E_USAGE saying how to get past it', async () => {
-    await assert.rejects(selectProxies(MSDL, { env: { ALL_PROXY: 'socks5h://127.0.0.1:1080' } }), usageError(/^ALL_PROXY 'socks5h:\/\/127\.0\.0\.1:1080': SOCKS proxies are not supported; .*--no-proxy/));
+  test('a SOCKS5 ALL_PROXY / https_proxy, credentials in the URL: used, never shown', async () => {
+    const [all] = await selectProxies(MSDL, { env: { ALL_PROXY: 'socks5h://alice:hunter2@127.0.0.1:1080' } });
+    assert.equal(all?.url?.href, 'socks5h://alice:hunter2@127.0.0.1:1080');
+    assert.equal(all?.detail, 'ALL_PROXY=socks5h://127.0.0.1:1080 (NO_PROXY is not set)');
+    const [https] = await selectProxies(MSDL, { env: { https_proxy: 'socks5://s:1081', ALL_PROXY: 'http://p:3128' } });
+    assert.equal(describeProxy(https?.url ?? null), 'socks5://s:1081');
+  });
+
+  test('a SOCKS4 ALL_PROXY: E_USAGE saying what works', async () => {
+    await assert.rejects(selectProxies(MSDL, { env: { ALL_PROXY: 'socks4://127.0.0.1:1080' } }), usageError(/^ALL_PROXY 'socks4:\/\/127\.0\.0\.1:1080': socks4:\/\/ \(SOCKS4\) proxies are not supported; give a SOCKS5 proxy/));
   });
 
   test('a malformed value never shows its password', async () => {
@@ -407,20 +419,26 @@ describe('PAC answers', () => {
     ]);
   });
 
-  test('SOCKS and HTTPS entries are skipped, with a note on the others', async () => {
-    const choices = await selectProxies(MSDL, pacFor('SOCKS5 s:1080; HTTPS tls:443; PROXY a:1'));
+  test('SOCKS5 and SOCKS entries are SOCKS5 proxies with DNS at the proxy; SOCKS4 and HTTPS are skipped, with a note', async () => {
+    const choices = await selectProxies(MSDL, pacFor('SOCKS5 s:1080; SOCKS4 s4:1080; HTTPS tls:443; PROXY a:1; SOCKS t'));
     assert.deepEqual(
       choices.map((c) => describeProxy(c.url)),
-      ['http://a:1'],
+      ['socks5h://s:1080', 'http://a:1', 'socks5h://t:1080'],
     );
-    assert.match(choices[0]?.detail ?? '', /candidate 1 of 1, PROXY http:\/\/a:1 \(skipped 'SOCKS5 s:1080': SOCKS proxies are not supported; skipped 'HTTPS tls:443': HTTPS proxies/);
+    assert.match(choices[0]?.detail ?? '', /candidate 1 of 3, SOCKS5 socks5h:\/\/s:1080 \(skipped 'SOCKS4 s4:1080': SOCKS4 proxies are not supported .*; skipped 'HTTPS tls:443': HTTPS proxies/);
   });
 
-  test('nothing usable: DIRECT, as Chromium does', async () => {
-    const [choice, ...rest] = await selectProxies(MSDL, pacFor('SOCKS s:1080'));
-    assert.deepEqual(rest, []);
-    assert.equal(choice?.url, null);
-    assert.match(choice?.detail ?? '', /nothing usable in it, so DIRECT \(skipped 'SOCKS s:1080'/);
+  // Regression (issue 13, defect 4): an answer of proxies symsrv could not use sent it DIRECT.
+  test('a PAC answering only SOCKS5: that proxy, never DIRECT', async () => {
+    assert.deepEqual(await pick(MSDL, pacFor('SOCKS5 socks.corp.example:1080')), [['socks5h://socks.corp.example:1080', 'pac']]);
+  });
+
+  test('nothing usable: E_PROXY naming the PAC file and the answer, not DIRECT', async () => {
+    await assert.rejects(selectProxies(MSDL, pacFor('SOCKS4 s:1080; HTTPS tls:443')), (err: unknown) => {
+      assert.ok(isSymsrvError(err, 'E_PROXY'), String(err));
+      assert.match(err.message, /answered "SOCKS4 s:1080; HTTPS tls:443" for .*: no proxy in it that symsrv can use \(skipped 'SOCKS4 s:1080'.*\); not connecting directly instead$/);
+      return true;
+    });
   });
 
   test('a PROXY entry without a port: port 80', async () => {
@@ -450,7 +468,7 @@ describe('PAC answers', () => {
 describe('ProxySelector', () => {
   test('checks the proxy option when built', () => {
     assert.throws(() => new ProxySelector({ proxy: 'https://proxy:443' }), usageError(/^proxy option 'https:\/\/proxy:443': https:\/\/ proxies/));
-    assert.throws(() => new ProxySelector({ proxy: 'socks5://proxy:1080' }), usageError(/SOCKS/));
+    assert.throws(() => new ProxySelector({ proxy: 'socks4://proxy:1080' }), usageError(/SOCKS4/));
     assert.throws(() => new ProxySelector({ pac: '  ' }), usageError(/the pac option must be the URL or path of a PAC file/));
   });
 

@@ -64,8 +64,8 @@ export interface ProxySettings {
 
 /**
  * Parses a proxy given by the user: `host:port`, `[v6]:port`, `http://host[:port]`,
- * `http://user:pw@host:port`. Only HTTP proxies: `https://` (TLS to the proxy) and `socks*://`
- * are refused with a message saying so. Without a scheme the port is required (tools disagree on
+ * `http://user:pw@host:port`, `socks5://[user:pw@]host:port`, `socks5h://...`. `https://` (TLS to
+ * the proxy) and SOCKS4 (`socks://`, `socks4://`, `socks4a://`) are refused with a message saying so. Without a scheme the port is required (tools disagree on
  * its default: curl 1080, others 80); with `http://` it defaults to 80. E_USAGE on anything else.
  */
 export function parseProxyOption(text: string): URL {
@@ -75,8 +75,26 @@ export function parseProxyOption(text: string): URL {
 /** `http://host:port` of a proxy, never its credentials; `DIRECT` for null. */
 export function describeProxy(url: URL | null): string {
   if (url === null) return 'DIRECT';
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  return `${url.protocol}//${url.hostname}:${port}`;
+  return `${url.protocol}//${url.hostname}:${proxyPort(url)}`;
+}
+
+/**
+ * Whether a proxy URL names a SOCKS5 proxy (`socks5:` resolves target names here, `socks5h:` at
+ * the proxy): how every selection step (option, environment, PAC, desktop settings) hands a SOCKS
+ * proxy to the transport, which routes it to connect/socks.ts.
+ */
+export function isSocksProxy(url: URL | null): boolean {
+  return url !== null && (url.protocol === 'socks5:' || url.protocol === 'socks5h:');
+}
+
+function isSocksScheme(scheme: string): boolean {
+  return scheme === 'socks5' || scheme === 'socks5h';
+}
+
+/** The proxy's port: the URL's, else the scheme's default (SOCKS 1080, RFC 1928 §3; HTTP 80). */
+export function proxyPort(url: URL): number {
+  if (url.port) return Number(url.port);
+  return isSocksProxy(url) ? 1080 : url.protocol === 'https:' ? 443 : 80;
 }
 
 /** The ordered candidates for one request (PAC can give several, every other step one). */
@@ -289,10 +307,14 @@ function parseProxy(text: string, where: string): URL {
         '(requests to https:// servers still go through it encrypted, in a CONNECT tunnel)',
     );
   }
-  if (scheme !== undefined && scheme.startsWith('socks')) {
-    throw usage("SOCKS proxies are not supported; give an HTTP proxy as http://host:port, or no proxy (proxy 'direct', CLI --no-proxy)");
+  if (scheme !== undefined && scheme.startsWith('socks') && !isSocksScheme(scheme)) {
+    // curl reads socks:// as SOCKS4, which has no password authentication and, without the 4a
+    // extension, no host names: refused rather than guessed.
+    throw usage(`${scheme}:// (SOCKS4) proxies are not supported; give a SOCKS5 proxy as socks5://host:port (local DNS) or socks5h://host:port (DNS at the proxy)`);
   }
-  if (scheme !== undefined && scheme !== 'http') throw usage(`${scheme}:// proxies are not supported; give an HTTP proxy as http://host:port`);
+  if (scheme !== undefined && scheme !== 'http' && !isSocksScheme(scheme)) {
+    throw usage(`${scheme}:// proxies are not supported; give an HTTP proxy as http://host:port or a SOCKS5 proxy as socks5h://host:port`);
+  }
   if (scheme === undefined && /^direct$/i.test(raw)) throw usage(`'direct' is not a proxy here; to connect directly pass proxy 'direct' (CLI --no-proxy)`);
 
   const withScheme = scheme === undefined ? `http://${raw}` : raw;
@@ -303,7 +325,8 @@ function parseProxy(text: string, where: string): URL {
     throw usage('not a proxy: give host:port or http://host:port');
   }
   if (!url.hostname) throw usage('no host name: give host:port or http://host:port');
-  if (url.pathname !== '/' || url.search || url.hash) {
+  // WHATWG URL parsing leaves the path of a non-special scheme (socks5:) empty, not '/'.
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
     throw usage('a proxy is host:port, without a path (a PAC file goes in the pac option, CLI --pac)');
   }
   if (url.port === '0') throw usage('port 0 is not a port');
@@ -335,22 +358,24 @@ function pacChoices(answer: string, target: URL, where: string): ProxyChoice[] {
       url = null;
     } else {
       try {
-        url = parseProxy(withHttpScheme(entry.server), 'PAC entry');
+        url = parseProxy(`${entry.scheme}://${entry.server}`, 'PAC entry');
       } catch (err) {
         if (!isSymsrvError(err)) throw err;
         skipped.push(`skipped '${entry.text}': not a host:port`);
         continue;
       }
     }
-    const label = url === null ? 'DIRECT' : `PROXY ${describeProxy(url)}`;
+    const label = url === null ? 'DIRECT' : `${isSocksProxy(url) ? 'SOCKS5' : 'PROXY'} ${describeProxy(url)}`;
     if (seen.has(label)) continue;
     seen.add(label);
     candidates.push({ url, label });
   }
   const notes = skipped.length ? ` (${skipped.join('; ')})` : '';
   if (candidates.length === 0) {
-    // Chromium: "If we failed to parse anything from the PAC results list, fallback to DIRECT".
-    return [{ url: null, source: 'pac', detail: `${head}: nothing usable in it, so DIRECT${notes}` }];
+    // Never DIRECT in place of a proxy we cannot use (Chromium falls back to DIRECT here): where
+    // direct connections are blocked it fails anyway, and where they are not it bypasses the
+    // network's policy. An empty answer is DIRECT (parsePacResult), so this is always a refusal.
+    throw new SymsrvError('E_PROXY', `${head}: no proxy in it that symsrv can use${notes}; not connecting directly instead`, { subject: where });
   }
   return candidates.map((c, i) => ({
     url: c.url,
