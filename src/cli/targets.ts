@@ -20,9 +20,11 @@ function wanted(kind: KeyKind, images: boolean): boolean {
     case 'pdbref':
     case 'pdb':
     case 'elf-debug':
+    case 'macho-dsym':
       return true;
     case 'pe':
     case 'elf':
+    case 'macho':
       return images;
   }
 }
