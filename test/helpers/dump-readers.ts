@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { requireTool, run } from './readers.js';
+import { withFile } from '../../src/io/source.js';
+import { MsfFile } from '../../src/formats/msf/msf.js';
+import { fixture, layoutMsf, requireTool, run, writeMsfFile } from './readers.js';
 
 /**
  * Independent readers of minidumps and Mach-O files for tests (LLVM 14's obj2yaml, llvm-dwarfdump,
@@ -196,4 +198,24 @@ export async function buildElfWithBuildId(dir: string, name: string, buildId: st
   const out = join(dir, name);
   run('gcc', ['-O1', `-Wl,--build-id=0x${buildId}`, src, '-o', out]);
   return out;
+}
+
+/**
+ * A real PDB (test/fixtures/pdb/HelloWorld.pdb, linked by MSVC) given another GUID and age: its
+ * PDB info stream (age at 8, GUID at 12) and DBI stream header (age at 8) are rewritten and the
+ * MSF laid out again. What a store needs to serve a file that passes the GUID/age check for a key
+ * whose real PDB we do not have (the modules of a Windows dump); llvm-pdbutil reads it back.
+ */
+export async function writeSyntheticPdb(path: string, guid: Buffer, age: number): Promise<void> {
+  const streams = await withFile(fixture('pdb/HelloWorld.pdb'), async (src) => {
+    const msf = await MsfFile.open(src);
+    const out: (Buffer | null)[] = [];
+    for (let i = 0; i < msf.streamCount; i++) out.push(msf.isNilStream(i) ? null : Buffer.from(await (await msf.stream(i)).read(0, msf.streamSize(i))));
+    return out;
+  });
+  const info = streams[1]!;
+  info.writeUInt32LE(age, 8);
+  guid.copy(info, 12);
+  streams[3]!.writeUInt32LE(age, 8);
+  await writeMsfFile(path, layoutMsf({ blockSize: 512, streams }));
 }
