@@ -23,6 +23,7 @@ import { CLI } from '../../test/helpers/cli.js';
 const TEST_DMP = fixture('minidumps/test.dmp');
 const LINUX_DMP = fixture('minidumps/crash_linux.dmp');
 const MACOS_DMP = fixture('minidumps/crash_macos.dmp');
+const LINUX_MINI_DMP = fixture('minidumps/linux-mini.dmp');
 const JOBS = 3;
 
 function symsrv(args: string[], input?: string) {
@@ -100,6 +101,11 @@ describe('crash dumps on the command line', { timeout: 300_000 }, () => {
     const macKey = mac[0]!.keys.find((k) => k.kind === 'macho')!.key.index;
     await put(macKey, (p) => copyFile(fixture('minidumps/modules/crash_macos'), p));
     served.add(macKey);
+    // Linux: the real binary of linux-mini.dmp's first module (elf/crash has its build-id).
+    const mini = (await dumpModulesOf(LINUX_MINI_DMP))!;
+    const crashKey = mini[0]!.keys.find((k) => k.kind === 'elf')!.key.index;
+    await put(crashKey, (p) => copyFile(fixture('elf/crash'), p));
+    served.add(crashKey);
     nginx = await startNginx({ root: www });
   });
 
@@ -184,6 +190,21 @@ describe('crash dumps on the command line', { timeout: 300_000 }, () => {
     assert.deepEqual(found.map((x) => x.key), ['crash_macos/mach-uuid-3f58bc3deabe3361b5fb52a676298598/crash_macos']);
     assert.deepEqual(await readFile(found[0]!.path!), await readFile(fixture('minidumps/modules/crash_macos')));
     assert.ok(rows.every((x) => x.status !== 'error'), JSON.stringify(rows.filter((x) => x.status === 'error')));
+  });
+
+  test("symsrv fetch --images DUMP: a Linux module's binary is the real one, checked by build-id", async () => {
+    const cache = join(tmp, 'cache-images-linux');
+    const r = symsrv(['fetch', '--json', '--images', '--retries', '0', '-y', `srv*${cache}*${nginx.url}/store`, LINUX_MINI_DMP]);
+    assert.equal(r.code, 1);
+    const rows = JSON.parse(r.stdout) as Row[];
+    assert.equal(rows.length, 2 * 8);
+    const found = rows.filter((x) => x.status === 'found');
+    // libgcc_s.so.1 is the same build in both Linux dumps: its debug file is in the store too.
+    assert.deepEqual(found.map((x) => x.key), [
+      'crash/elf-buildid-f1c3bcc0279865fe3058404b2831d9e64135386c/crash',
+      '_.debug/elf-buildid-sym-68220ae2c65d65c1b6aaa12fa6765a6ec2f5f434/_.debug',
+    ]);
+    assert.deepEqual(await readFile(found[0]!.path!), await readFile(fixture('elf/crash')));
   });
 
   test('a malformed dump: one line naming it, exit 2, no request sent', async () => {

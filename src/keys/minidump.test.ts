@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BufferSource, withFile } from '../io/source.js';
 import { parseMinidump, Platform } from '../formats/minidump/minidump.js';
-import { fixture } from '../../test/helpers/readers.js';
+import { fixture, readelfBuildId } from '../../test/helpers/readers.js';
 import { bpel, buildMinidump, modulesTable, rsds } from '../../test/helpers/dump-readers.js';
 import { computeKeys, computeKeysFromSource, dumpModulesOf, readIdentity } from './compute.js';
 import { machoDsymKey, machoKey, parseKey } from './key.js';
@@ -63,6 +63,16 @@ describe('keys of a minidump', () => {
     // and the binary's identity is what the dump's key asks for
     const identity = await withFile(fixture('minidumps/modules/crash_macos'), readIdentity);
     assert.deepEqual(identity, fromDump[0]!.key.identity);
+  });
+
+  it('a dump module and its binary give the same key (linux-mini.dmp ↔ elf/crash, build-id by readelf)', async () => {
+    const fromDump = (await computeKeys(fixture('minidumps/linux-mini.dmp'))).filter((k) => k.module === '/work/linux/build/crash');
+    const fromFile = await computeKeys(fixture('elf/crash'));
+    assert.deepEqual(
+      fromDump.map((k) => [k.kind, k.key.index]),
+      fromFile.map((k) => [k.kind, k.key.index]),
+    );
+    assert.equal(fromDump[0]!.key.id, `elf-buildid-${readelfBuildId(fixture('elf/crash'))}`);
   });
 
   it('the rules per record and platform (derived dumps)', async () => {

@@ -14,6 +14,7 @@ const DUMPS = [
   'minidumps/pipeline-inlines-macos-segv.dmp',
   'minidumps/crash_linux.dmp',
   'minidumps/crash_macos.dmp',
+  'minidumps/linux-mini.dmp',
 ];
 
 const PLATFORMS: Record<string, number> = { Win32NT: Platform.WIN32_NT, MacOSX: Platform.MAC_OS_X, Linux: Platform.LINUX };
