@@ -106,6 +106,10 @@ describe('crash dumps on the command line', { timeout: 300_000 }, () => {
     const crashKey = mini[0]!.keys.find((k) => k.kind === 'elf')!.key.index;
     await put(crashKey, (p) => copyFile(fixture('elf/crash'), p));
     served.add(crashKey);
+    // Mach-O: the dSYM of macho/crash under its key, and under a second key (the x86_64 slice of
+    // Example's fat dSYM) the wrong dSYM, which a fetch must refuse.
+    await put('_.dwarf/mach-uuid-sym-67e9247c814e392ba027dbde6748fcbf/_.dwarf', (p) => copyFile(fixture('macho/crash.dSYM/Contents/Resources/DWARF/crash'), p));
+    await put('_.dwarf/mach-uuid-sym-3b4566e4491b3dcf94f5ae51f624dd87/_.dwarf', (p) => copyFile(fixture('macho/crash.dSYM/Contents/Resources/DWARF/crash'), p));
     nginx = await startNginx({ root: www });
   });
 
@@ -205,6 +209,23 @@ describe('crash dumps on the command line', { timeout: 300_000 }, () => {
       '_.debug/elf-buildid-sym-68220ae2c65d65c1b6aaa12fa6765a6ec2f5f434/_.debug',
     ]);
     assert.deepEqual(await readFile(found[0]!.path!), await readFile(fixture('elf/crash')));
+  });
+
+  test('symsrv fetch MACH-O: the dSYM by UUID (SSQP _.dwarf key); a dSYM of another UUID is refused', async () => {
+    const cache = join(tmp, 'cache-macho');
+    const r = symsrv(['fetch', '--json', '--retries', '0', '-y', `srv*${cache}*${nginx.url}/store`, fixture('macho/crash'), fixture('macho/Example.framework.dSYM/Contents/Resources/DWARF/Example')]);
+    assert.equal(r.code, 1);
+    const rows = JSON.parse(r.stdout) as Row[];
+    assert.deepEqual(
+      rows.map((x) => [x.key, x.status]),
+      [
+        ['_.dwarf/mach-uuid-sym-67e9247c814e392ba027dbde6748fcbf/_.dwarf', 'found'],
+        ['_.dwarf/mach-uuid-sym-3b4566e4491b3dcf94f5ae51f624dd87/_.dwarf', 'error'],
+        ['_.dwarf/mach-uuid-sym-2556f1515a403847be6ce2c1b5be4df8/_.dwarf', 'missing'],
+      ],
+    );
+    assert.deepEqual(await readFile(rows[0]!.path!), await readFile(fixture('macho/crash.dSYM/Contents/Resources/DWARF/crash')));
+    assert.match(rows[1]!.error!, /expected a Mach-O file with UUID 3b4566e4491b3dcf94f5ae51f624dd87, found a Mach-O file with UUID 67e9247c814e392ba027dbde6748fcbf/);
   });
 
   test('a malformed dump: one line naming it, exit 2, no request sent', async () => {
