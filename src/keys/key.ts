@@ -53,8 +53,12 @@ export function checkComponent(component: string, key: string): void {
   }
 }
 
-function printable(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+/**
+ * Outside text made safe for a terminal or a log: C0 and C1 control characters and DEL as `\\xNN`
+ * (an ESC or CSI from a file name in a crash dump must not drive the terminal).
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function make(name: string, id: string, identity: Identity | undefined): SymbolKey {

@@ -82,6 +82,11 @@ describe('loadTargets', () => {
     const old = join(tmp, 'old-linux.dmp');
     await writeFile(old, buildMinidump(Platform.LINUX, [{ path: '/usr/lib/libold.so', codeView: rsds(Buffer.alloc(16, 7), 0, 'libold.so') }]));
     const [m] = (await loadTargets([old])).modules;
+    // A recorded path is outside text: control characters reach the screen escaped.
+    const evil = join(tmp, 'evil.dmp');
+    await writeFile(evil, buildMinidump(Platform.WIN32_NT, [{ path: 'C:\\x\\ev\u001b[2Jil\u009b.dll', timestamp: 1, sizeOfImage: 0x1000 }]));
+    const [e] = (await loadTargets([evil])).modules;
+    assert.deepEqual([e!.name, e!.file], ['ev\\x1b[2Jil\\x9b', 'C:\\x\\ev\\x1b[2Jil\\x9b.dll']);
     assert.deepEqual([m!.name, m!.key, m!.state], ['libold', undefined, { status: 'error', message: 'no symbol key: the RSDS record holds a truncated build-id (an old Breakpad Linux client): no ELF key can be built' }]);
   });
 

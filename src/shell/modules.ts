@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { SymsrvError } from '../errors.js';
 import { computeKeys, dumpModulesOf, type ComputedKey } from '../keys/compute.js';
-import { baseName, type SymbolKey } from '../keys/key.js';
+import { baseName, printable, type SymbolKey } from '../keys/key.js';
 import { statTarget } from '../io/target.js';
 
 /**
@@ -50,7 +50,7 @@ export interface LoadedTargets {
  * cannot be parsed are reported in `skipped`.
  */
 export async function loadTargets(targets: readonly string[]): Promise<LoadedTargets> {
-  const found: { file: string; keys: ComputedKey[]; note?: string }[] = [];
+  const found: { file: string; name?: string; keys: ComputedKey[]; note?: string }[] = [];
   const skipped: LoadedTargets['skipped'] = [];
   for (const target of targets) {
     const st = await statTarget(target);
@@ -60,8 +60,11 @@ export async function loadTargets(targets: readonly string[]): Promise<LoadedTar
       const dump = await dumpModulesOf(target);
       if (dump) {
         for (const m of dump) {
-          const keys = m.keys.map((k) => ({ file: m.path, kind: k.kind, key: k.key }));
-          found.push({ file: m.path, keys, ...(m.note ? { note: m.note } : {}) });
+          // The recorded path is outside text: `lm` prints it (and the name made from it).
+          // (The name is cut from the raw path: the escapes' backslashes are no separators.)
+          const file = printable(m.path);
+          const keys = m.keys.map((k) => ({ file, kind: k.kind, key: k.key }));
+          found.push({ file, name: printable(moduleName(m.path)), keys, ...(m.note ? { note: m.note } : {}) });
         }
         continue;
       }
@@ -95,7 +98,7 @@ export async function loadTargets(targets: readonly string[]): Promise<LoadedTar
   }
   const modules: ShellModule[] = [];
   const taken = new Set<string>();
-  for (const f of found) modules.push(toModule(f.file, f.keys, taken, f.note));
+  for (const f of found) modules.push(toModule(f, taken));
   return { modules, skipped };
 }
 
@@ -109,9 +112,10 @@ function isBinary(keys: readonly ComputedKey[]): boolean {
   return keys.some((k) => k.module === undefined && ['pe', 'elf', 'elf-debug', 'macho', 'macho-dsym'].includes(k.kind));
 }
 
-function toModule(file: string, keys: readonly ComputedKey[], taken: Set<string>, note?: string): ShellModule {
+function toModule(f: { file: string; name?: string; keys: readonly ComputedKey[]; note?: string }, taken: Set<string>): ShellModule {
+  const { file, keys, note } = f;
   const symbol = keys.find((k) => k.kind === 'pdbref') ?? keys.find((k) => k.kind === 'elf-debug') ?? keys.find((k) => k.kind === 'macho-dsym');
-  const name = uniqueName(moduleName(file), taken);
+  const name = uniqueName(f.name ?? moduleName(file), taken);
   if (!symbol) {
     const isPe = keys.some((k) => k.kind === 'pe');
     const message = note

@@ -1,5 +1,6 @@
 import { SymsrvError } from '../../errors.js';
 import { computeKeys } from '../../keys/compute.js';
+import { printable } from '../../keys/key.js';
 import { EXIT_USAGE, ExitError } from '../exit.js';
 import { describeError, out, printJson, warn } from '../output.js';
 
@@ -13,7 +14,7 @@ export async function run(files: string[], opts: { json?: boolean }): Promise<vo
   for (const file of files) {
     try {
       for (const k of await computeKeys(file)) {
-        const row = { file, kind: k.kind, key: k.key.index, ...(k.module !== undefined ? { module: k.module } : {}) };
+        const row = { file, kind: k.kind, key: k.key.index, ...(k.module !== undefined ? { module: printable(k.module) } : {}) };
         rows.push(row);
         if (!opts.json) out(`${row.file}\t${row.kind}\t${row.key}`);
       }
