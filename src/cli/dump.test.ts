@@ -228,6 +228,20 @@ describe('crash dumps on the command line', { timeout: 300_000 }, () => {
     assert.match(rows[1]!.error!, /expected a Mach-O file with UUID 3b4566e4491b3dcf94f5ae51f624dd87, found a Mach-O file with UUID 67e9247c814e392ba027dbde6748fcbf/);
   });
 
+  test('a dump inside a folder is passed over, with a note: dumps are fetched when named', async () => {
+    const dir = join(tmp, 'folder');
+    await mkdir(dir, { recursive: true });
+    await copyFile(TEST_DMP, join(dir, 'test.dmp'));
+    await copyFile(fixture('macho/crash'), join(dir, 'crash'));
+    const r = symsrv(['fetch', '--json', '--retries', '0', '-y', `srv*${join(tmp, 'cache-folder')}*${nginx.url}/store`, dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(
+      (JSON.parse(r.stdout) as Row[]).map((x) => [x.key, x.status]),
+      [['_.dwarf/mach-uuid-sym-67e9247c814e392ba027dbde6748fcbf/_.dwarf', 'found']],
+    );
+    assert.match(r.stderr, /skipped .*test\.dmp: a crash dump: name it as a TARGET/);
+  });
+
   test('a malformed dump: one line naming it, exit 2, no request sent', async () => {
     const before = (await accessLines()).length;
     for (const bad of ['invalid-range.dmp', 'invalid-record-count.dmp']) {

@@ -63,7 +63,14 @@ async function walk(dir: string, opts: { recursive: boolean; images: boolean }, 
       if (opts.recursive) await walk(path, opts, result);
     } else if (e.isFile()) {
       try {
-        result.keys.push(...(await computeKeys(path)).filter((k) => wanted(k.kind, opts.images)));
+        const keys = await computeKeys(path);
+        // A crash dump in a folder is not one of its binaries: its modules' symbols are fetched
+        // when the dump is named (as `symchk /id DUMP`), not by walking a folder of images.
+        if (keys.some((k) => k.module !== undefined)) {
+          result.skipped.push({ file: path, reason: 'a crash dump: name it as a TARGET to fetch the symbols of its modules' });
+          continue;
+        }
+        result.keys.push(...keys.filter((k) => wanted(k.kind, opts.images)));
       } catch (err) {
         if (!(err instanceof SymsrvError)) throw err;
         if (err.code !== 'E_UNKNOWN_FORMAT') result.skipped.push({ file: path, reason: err.message });
