@@ -136,6 +136,25 @@ describe('parseMinidump', () => {
     }
   });
 
+  it('module names sharing bytes cannot add up past the bound (a small file, gigabytes of strings)', async () => {
+    const long = 'C:\\' + 'x'.repeat(32000) + '.dll';
+    const modules = Array.from({ length: 2100 }, () => ({ path: long }));
+    const b = buildMinidump(Platform.WIN32_NT, modules.slice(0, 1));
+    // Grow the module list to 2100 entries that all point at the one name.
+    const listAt = 32 + 24 + 56;
+    const entry = b.subarray(listAt + 4, listAt + 4 + 108);
+    const head = Buffer.from(b.subarray(0, listAt + 4));
+    const name = b.subarray(listAt + 4 + 108);
+    const list = Buffer.concat(Array.from({ length: modules.length }, () => Buffer.from(entry)));
+    const nameAt = listAt + 4 + list.length;
+    for (let i = 0; i < modules.length; i++) list.writeUInt32LE(nameAt, i * 108 + 20);
+    head.writeUInt32LE(modules.length, listAt);
+    head.writeUInt32LE(4 + list.length, 32 + 12 + 4);
+    const dump = Buffer.concat([head, list, name]);
+    assert.ok(dump.length < 512 * 1024);
+    await expectBad(parseMinidump(new BufferSource(dump, 'shared-names')), /names and CodeView records past/);
+  });
+
   it('a Breakpad module list padded to 8 bytes before the first module', async () => {
     const plain = buildMinidump(Platform.LINUX, [{ path: '/usr/lib/libx.so', codeView: bpel(Buffer.from('0123456789abcdef0123', 'hex')) }]);
     const listAt = 32 + 24 + 56;

@@ -27,6 +27,12 @@ export const MAX_MODULES = 1 << 16;
 const MAX_NAME_BYTES = 2 * 32768;
 /** A CodeView record is a small header and a path or a build-id; longer is not a CodeView record. */
 const MAX_CODEVIEW = 64 * 1024;
+/**
+ * All module names and CodeView records together: real dumps hold a few hundred KB of them. The
+ * records may share bytes (every module may point at one 64 KiB name), so without this bound a
+ * small file could make us hold gigabytes of strings.
+ */
+export const MAX_MODULE_STRINGS = 64 * 1024 * 1024;
 /** Build-ids are 16 or 20 bytes (or a user's --build-id=0x...); a kilobyte is not one. */
 const MAX_BUILD_ID = 1024;
 
@@ -133,6 +139,7 @@ async function readModules(src: ByteSource, stream: { rva: number; size: number;
   }
   const table = await readRange(src, stream.rva + first, count * MODULE_SIZE, 'module list', stream.at);
   const modules: MinidumpModule[] = [];
+  const budget = { left: MAX_MODULE_STRINGS };
   for (let i = 0; i < count; i++) {
     const m = table.subarray(i * MODULE_SIZE, (i + 1) * MODULE_SIZE);
     const at = stream.rva + first + i * MODULE_SIZE;
@@ -144,22 +151,29 @@ async function readModules(src: ByteSource, stream: { rva: number; size: number;
       sizeOfImage: m.readUInt32LE(8),
       checksum: m.readUInt32LE(12),
       timestamp: m.readUInt32LE(16),
-      path: await readString(src, nameRva, at + 20),
-      codeView: cvSize === 0 ? undefined : await readCodeView(src, cvRva, cvSize, at + 76),
+      path: await readString(src, nameRva, at + 20, budget),
+      codeView: cvSize === 0 ? undefined : await readCodeView(src, cvRva, cvSize, at + 76, budget),
     });
   }
   return modules;
 }
 
 /** A MINIDUMP_STRING: a u32 byte length, then UTF-16LE text (not counting the terminating NUL). */
-async function readString(src: ByteSource, rva: number, from: number): Promise<string> {
+async function readString(src: ByteSource, rva: number, from: number, budget: { left: number }): Promise<string> {
   const length = (await readRange(src, rva, 4, 'module name length', from)).readUInt32LE(0);
   if (length > MAX_NAME_BYTES || length % 2 !== 0) throw badDump(src, rva, `module name: length ${length}`);
+  spend(src, budget, length, from);
   return (await readRange(src, rva + 4, length, 'module name', rva)).toString('utf16le');
 }
 
-async function readCodeView(src: ByteSource, rva: number, size: number, from: number): Promise<MinidumpCodeView> {
+function spend(src: ByteSource, budget: { left: number }, bytes: number, from: number): void {
+  budget.left -= bytes;
+  if (budget.left < 0) throw badDump(src, from, `module list: names and CodeView records past ${MAX_MODULE_STRINGS} bytes in all`);
+}
+
+async function readCodeView(src: ByteSource, rva: number, size: number, from: number, budget: { left: number }): Promise<MinidumpCodeView> {
   if (size < 4 || size > MAX_CODEVIEW) throw badDump(src, from, `CodeView record: ${size} bytes`);
+  spend(src, budget, size, from);
   const cv = await readRange(src, rva, size, 'CodeView record', from);
   const signature = cv.readUInt32LE(0);
   const path = (start: number): string => {
