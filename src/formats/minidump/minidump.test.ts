@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeTempDir, removeDir } from '../../../test/helpers/tempdir.js';
 import { SymsrvError } from '../../errors.js';
 import { BufferSource, withFile, type ByteSource } from '../../io/source.js';
 import { fixture } from '../../../test/helpers/readers.js';
@@ -83,6 +85,24 @@ describe('parseMinidump', () => {
     assert.equal(dump.modules.length, 31);
     // 31 modules × 108 bytes + names + records ≈ 9 KB of a 44 KB dump.
     assert.ok(src.bytes < src.size / 3, `read ${src.bytes} of ${src.size} bytes`);
+  });
+
+  it('a 6 GB full dump (sparse: its memory after the module list) costs a few KB of reads', async () => {
+    const dir = await makeTempDir('symsrv-bigdump-');
+    try {
+      const path = join(dir, 'full.dmp');
+      await writeFile(path, await readFile(fixture('minidumps/test.dmp')));
+      await truncate(path, 6 * 1024 ** 3);
+      const dump = await withFile(path, async (file) => {
+        const src = new Counting(file);
+        const d = await parseMinidump(src);
+        assert.ok(src.bytes < 64 * 1024, `read ${src.bytes} bytes of ${src.size}`);
+        return d;
+      });
+      assert.equal(dump.modules.length, 13);
+    } finally {
+      await removeDir(dir);
+    }
   });
 
   it('the malformed dumps of rust-minidump: E_BAD_MINIDUMP naming the file', async () => {
