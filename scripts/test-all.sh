@@ -13,6 +13,10 @@ need clang-14 clang-14
 need lld-link-14 lld-14
 need llvm-readobj llvm
 need llvm-pdbutil llvm
+need obj2yaml llvm
+need yaml2obj llvm
+need llvm-dwarfdump llvm
+need llvm-objdump llvm
 need readelf binutils
 need objcopy binutils
 need gcc gcc

@@ -12,6 +12,10 @@ export const ErrorCodes = {
   E_BAD_PDB: 'E_BAD_PDB',
   /** The file is not an ELF file, or its headers/notes are inconsistent. */
   E_BAD_ELF: 'E_BAD_ELF',
+  /** The file is not a Mach-O file (thin or fat), or its headers/load commands are inconsistent. */
+  E_BAD_MACHO: 'E_BAD_MACHO',
+  /** The file is not a minidump (MDMP), or its stream directory/module list is inconsistent. */
+  E_BAD_MINIDUMP: 'E_BAD_MINIDUMP',
   /** The file is of no format we compute keys for. */
   E_UNKNOWN_FORMAT: 'E_UNKNOWN_FORMAT',
   /** A file ends before a structure it declares (a short read). */

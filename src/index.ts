@@ -3,7 +3,8 @@
  */
 export { SymbolClient, type SymbolClientOptions, type FindOptions, type FindResult } from './client.js';
 export { SymsrvError, ErrorCodes, isSymsrvError, type ErrorCode } from './errors.js';
-export { computeKeys, type ComputedKey } from './keys/compute.js';
+export { computeKeys, dumpModulesOf, type ComputedKey } from './keys/compute.js';
+export type { DumpModuleKeys } from './keys/minidump.js';
 export {
   parseKey,
   peKey,
@@ -12,6 +13,8 @@ export {
   portablePdbKey,
   elfKey,
   elfDebugKey,
+  machoKey,
+  machoDsymKey,
   debuginfodPath,
   type SymbolKey,
   type KeyKind,

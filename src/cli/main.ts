@@ -19,7 +19,7 @@ function program(): Command {
     .exitOverride();
 
   p.command('key')
-    .description('print the symbol store keys of files (PE, PDB, ELF)')
+    .description('print the symbol store keys of files (PE, PDB, ELF, Mach-O; a crash dump: all its modules)')
     .argument('<file...>', 'files to read')
     .option('--json', 'print a JSON array of {file, kind, key}')
     .action(async (files: string[], opts: { json?: boolean }) => (await import('./commands/key.js')).run(files, opts));
@@ -34,8 +34,8 @@ function program(): Command {
     .action(async (sympath: string | undefined, opts) => (await import('./commands/path.js')).run(sympath, opts));
 
   withProxyOptions(p.command('fetch'))
-    .description('download the symbols of binaries, PDBs, folders or keys')
-    .argument('[target...]', 'binaries, PDBs or folders')
+    .description('download the symbols of binaries, PDBs, crash dumps, folders or keys')
+    .argument('[target...]', 'binaries, PDBs, crash dumps or folders')
     .option('-y, --sympath <path>', 'symbol path (default: _NT_SYMBOL_PATH, else the .symfix path)')
     .option('-r, --recursive', 'look into folders recursively')
     .option('--key <key>', 'fetch a key as printed by `symsrv key` (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
@@ -74,7 +74,7 @@ function program(): Command {
 
   withProxyOptions(p.command('shell'))
     .description('a WinDbg/cdb-style console: load binaries, then .sympath, .reload, lm, ld, !sym noisy (.help lists the commands)')
-    .argument('[target...]', 'binaries, or folders of binaries (not recursive)')
+    .argument('[target...]', 'binaries, folders of binaries (not recursive), or crash dumps')
     .option('-y, --sympath <path>', 'symbol path (default: _NT_SYMBOL_PATH, else the .symfix path)')
     .action(async (targets: string[], opts) => (await import('./commands/shell.js')).run(targets, opts));
 

@@ -20,9 +20,11 @@ function wanted(kind: KeyKind, images: boolean): boolean {
     case 'pdbref':
     case 'pdb':
     case 'elf-debug':
+    case 'macho-dsym':
       return true;
     case 'pe':
     case 'elf':
+    case 'macho':
       return images;
   }
 }
@@ -72,7 +74,14 @@ async function walk(dir: string, opts: WalkOptions, result: TargetKeys): Promise
       if (opts.recursive) await walk(path, opts, result);
     } else if (e.isFile()) {
       try {
-        result.keys.push(...(await computeKeys(path)).filter((k) => selected(k.kind, opts)));
+        const keys = await computeKeys(path);
+        // A crash dump in a folder is not one of its binaries: its modules' symbols are fetched
+        // when the dump is named (as `symchk /id DUMP`), not by walking a folder of images.
+        if (keys.some((k) => k.module !== undefined)) {
+          result.skipped.push({ file: path, reason: 'a crash dump: name it as a TARGET to fetch the symbols of its modules' });
+          continue;
+        }
+        result.keys.push(...keys.filter((k) => selected(k.kind, opts)));
       } catch (err) {
         if (!(err instanceof SymsrvError)) throw err;
         if (err.code !== 'E_UNKNOWN_FORMAT') result.skipped.push({ file: path, reason: err.message });

@@ -329,6 +329,9 @@ describe('detectFormat', () => {
     ['pdb/crash.pdb', 'pdb'],
     ['portable-pdb/ppdb-sourcelink-sample.pdb', 'portable-pdb'],
     ['elf/apphost', 'elf'],
+    ['minidumps/test.dmp', 'minidump'],
+    ['macho/crash', 'macho'],
+    ['macho/Example.framework.dSYM/Contents/Resources/DWARF/Example', 'macho'],
   ];
   for (const [rel, format] of cases) {
     it(`${rel} is ${format}`, async () => {
@@ -357,7 +360,7 @@ describe('computeKeysFromSource on mutated fixtures: success or a SymsrvError, n
     seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
     return seed / 0x80000000;
   };
-  for (const rel of ['pe/HelloWorld.exe', 'pe/System.Diagnostics.StackTrace.dll', 'pdb/HelloWorld.pdb', 'elf/apphost', 'elf/stripped_executable', 'portable-pdb/ppdb-sourcelink-sample.pdb']) {
+  for (const rel of ['pe/HelloWorld.exe', 'pe/System.Diagnostics.StackTrace.dll', 'pdb/HelloWorld.pdb', 'elf/apphost', 'elf/stripped_executable', 'portable-pdb/ppdb-sourcelink-sample.pdb', 'minidumps/test.dmp', 'minidumps/crash_linux.dmp', 'macho/crash', 'macho/Example.framework.dSYM/Contents/Resources/DWARF/Example']) {
     it(rel, async () => {
       const orig = await readFile(fixture(rel));
       for (let n = 0; n < 400; n++) {

@@ -4,11 +4,16 @@ import { detectFormat } from '../formats/detect.js';
 import { parsePe } from '../formats/pe/pe.js';
 import { readPdbIdentity } from '../formats/pdb/pdb.js';
 import { parseElf } from '../formats/elf/elf.js';
+import { MH_DSYM, parseMachO } from '../formats/macho/macho.js';
+import { parseMinidump } from '../formats/minidump/minidump.js';
+import { dumpModuleKeys, type DumpModuleKeys } from './minidump.js';
 import {
   baseName,
   elfDebugKey,
   elfKey,
   guidText,
+  machoDsymKey,
+  machoKey,
   pdbKey,
   pdbNb10Key,
   peKey,
@@ -29,6 +34,8 @@ export interface ComputedKey {
   file: string;
   kind: KeyKind;
   key: SymbolKey;
+  /** For a key from a crash dump: the module it belongs to, as the dump recorded its path. */
+  module?: string;
 }
 
 /** Every key of the file at `path`: [] for an ELF file without a build-id. */
@@ -44,7 +51,7 @@ export async function computeKeysFromSource(src: ByteSource, fileName: string): 
   const name = baseName(fileName);
   const out: ComputedKey[] = [];
   const add = (kind: KeyKind, key: SymbolKey): void => {
-    out.push({ file: fileName, kind, key });
+    if (!out.some((k) => k.key.index === key.index)) out.push({ file: fileName, kind, key });
   };
   const format = await detectFormat(src);
   switch (format) {
@@ -86,13 +93,37 @@ export async function computeKeysFromSource(src: ByteSource, fileName: string): 
       add('elf-debug', elfDebugKey(elf.buildId));
       return out;
     }
+    case 'macho': {
+      // One key per slice of a fat file. A dSYM's DWARF file is a symbol file: its only key is
+      // the `_.dwarf` one, which a binary names as where its dSYM lives (dotnet/symstore's
+      // MachOFileKeyGenerator does the same). A slice without LC_UUID has no key.
+      for (const slice of (await parseMachO(src)).slices) {
+        if (!slice.uuid) continue;
+        if (slice.fileType !== MH_DSYM) add('macho', machoKey(name, slice.uuid));
+        add('macho-dsym', machoDsymKey(slice.uuid));
+      }
+      return out;
+    }
+    case 'minidump':
+      for (const m of dumpModuleKeys(await parseMinidump(src))) {
+        for (const k of m.keys) out.push({ file: fileName, kind: k.kind, key: k.key, module: m.path });
+      }
+      return out;
     case 'cab':
       throw new SymsrvError('E_COMPRESSED_UNSUPPORTED', `${fileName} is a CAB archive (a compressed symbol file); expand it first`, {
         subject: fileName,
       });
     case 'unknown':
-      throw new SymsrvError('E_UNKNOWN_FORMAT', `${fileName} is not a PE image, PDB or ELF file (unknown magic)`, { subject: fileName });
+      throw new SymsrvError('E_UNKNOWN_FORMAT', `${fileName} is not a PE image, PDB, ELF or Mach-O file or a minidump (unknown magic)`, { subject: fileName });
   }
+}
+
+/**
+ * The modules of the crash dump at `path` with their keys (also those without any), or undefined
+ * when the file is not a minidump: the shell lists a dump's modules this way.
+ */
+export async function dumpModulesOf(path: string): Promise<DumpModuleKeys[] | undefined> {
+  return withFile(path, async (src) => ((await detectFormat(src)) === 'minidump' ? dumpModuleKeys(await parseMinidump(src)) : undefined));
 }
 
 /**
@@ -115,6 +146,10 @@ export async function readIdentity(src: ByteSource): Promise<Identity | undefine
     case 'elf': {
       const elf = await parseElf(src);
       return elf.buildId ? { type: 'elf', buildId: ssqpBuildId(elf.buildId) } : undefined;
+    }
+    case 'macho': {
+      const uuids = (await parseMachO(src)).slices.flatMap((s) => (s.uuid ? [s.uuid.toString('hex')] : []));
+      return uuids.length > 0 ? { type: 'macho', uuids } : undefined;
     }
     default:
       return undefined;

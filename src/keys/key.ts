@@ -9,7 +9,7 @@ import { SymsrvError } from '../errors.js';
  */
 
 /** What a key was computed from: the kinds printed by `symsrv key`. */
-export type KeyKind = 'pe' | 'pdbref' | 'pdb' | 'elf' | 'elf-debug';
+export type KeyKind = 'pe' | 'pdbref' | 'pdb' | 'elf' | 'elf-debug' | 'macho' | 'macho-dsym';
 
 /** What a file fetched for a key must show, checked before it is cached. */
 export type Identity =
@@ -17,7 +17,9 @@ export type Identity =
   | { type: 'pdb'; guid: string; age: number } // guid: 32 upper-case hex, Data1-3 as printed
   | { type: 'pdb-nb10'; signature: number; age: number }
   | { type: 'portable-pdb'; guid: string }
-  | { type: 'elf'; buildId: string }; // lower-case hex as in the key (possibly zero-padded)
+  | { type: 'elf'; buildId: string } // lower-case hex as in the key (possibly zero-padded)
+  // A key names one UUID; a fat file shows one per slice and matches when the key's is among them.
+  | { type: 'macho'; uuids: string[] }; // 32 lower-case hex each
 
 export interface SymbolKey {
   /** `name/ID/name`: the relative path of the file in a two-tier store. */
@@ -51,8 +53,12 @@ export function checkComponent(component: string, key: string): void {
   }
 }
 
-function printable(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+/**
+ * Outside text made safe for a terminal or a log: C0 and C1 control characters and DEL as `\\xNN`
+ * (an ESC or CSI from a file name in a crash dump must not drive the terminal).
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function make(name: string, id: string, identity: Identity | undefined): SymbolKey {
@@ -127,6 +133,25 @@ export function elfDebugKey(buildId: Uint8Array | string): SymbolKey {
   return make('_.debug', `elf-buildid-sym-${h}`, { type: 'elf', buildId: h });
 }
 
+/** A Mach-O LC_UUID as SSQP writes it: 32 lower-case hex digits in stored byte order. */
+export function machUuid(uuid: Uint8Array | string): string {
+  const h = typeof uuid === 'string' ? uuid.replace(/-/g, '').toLowerCase() : Buffer.from(uuid).toString('hex');
+  if (!/^[0-9a-f]{32}$/.test(h)) throw new SymsrvError('E_BAD_KEY', `bad Mach-O UUID "${printable(h)}"`);
+  return h;
+}
+
+/** Mach-O binary (SSQP "Mach-uuid"): `name/mach-uuid-UUID/name`. */
+export function machoKey(name: string, uuid: Uint8Array | string): SymbolKey {
+  const u = machUuid(uuid);
+  return make(name, `mach-uuid-${u}`, { type: 'macho', uuids: [u] });
+}
+
+/** The DWARF file of a dSYM (SSQP "Mach-uuid-sym"): `_.dwarf/mach-uuid-sym-UUID/_.dwarf`. */
+export function machoDsymKey(uuid: Uint8Array | string): SymbolKey {
+  const u = machUuid(uuid);
+  return make('_.dwarf', `mach-uuid-sym-${u}`, { type: 'macho', uuids: [u] });
+}
+
 /** debuginfod's path for the debug file of a build-id (unpadded, as debuginfod servers index it). */
 export function debuginfodPath(buildId: Uint8Array | string): string {
   const h = typeof buildId === 'string' ? buildId.toLowerCase() : Buffer.from(buildId).toString('hex');
@@ -156,6 +181,8 @@ export function parseKey(text: string): SymbolKey {
 function inferIdentity(name: string, id: string): Identity | undefined {
   let m = /^elf-buildid-(?:sym-)?([0-9a-fA-F]+)$/.exec(id);
   if (m) return { type: 'elf', buildId: m[1]!.toLowerCase() };
+  m = /^mach-uuid-(?:sym-)?([0-9a-fA-F]{32})$/.exec(id);
+  if (m) return { type: 'macho', uuids: [m[1]!.toLowerCase()] };
   const lower = name.toLowerCase();
   if (lower.endsWith('.pdb')) {
     m = /^([0-9a-fA-F]{32})FFFFFFFF$/i.exec(id);

@@ -5,6 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import { makeTempDir, removeDir } from '../../test/helpers/tempdir.js';
 import { SymsrvError } from '../errors.js';
 import { loadTargets, moduleName, selectModules } from './modules.js';
+import { buildMinidump, rsds } from '../../test/helpers/dump-readers.js';
+import { Platform } from '../formats/minidump/minidump.js';
 
 const FIX = new URL('../../../test/fixtures/', import.meta.url).pathname;
 
@@ -62,6 +64,43 @@ describe('loadTargets', () => {
     await assert.rejects(loadTargets([join(FIX, 'pdb/crash.pdb')]), (e: unknown) => e instanceof SymsrvError && e.code === 'E_USAGE');
     await assert.rejects(loadTargets([join(tmp, 'nope.exe')]), (e: unknown) => e instanceof SymsrvError && e.code === 'E_IO');
     await assert.rejects(loadTargets([join(tmp, 'bins/notes.txt')]), (e: unknown) => e instanceof SymsrvError && e.code === 'E_UNKNOWN_FORMAT');
+  });
+
+  test('a crash dump: its modules in module-list order, each with its symbol key; a module without one says why', async () => {
+    const { modules } = await loadTargets([join(FIX, 'minidumps/test.dmp'), join(FIX, 'minidumps/crash_macos.dmp')]);
+    assert.equal(modules.length, 13 + 43);
+    assert.deepEqual(
+      [modules[0], modules[1], modules[13]].map((m) => [m!.name, m!.file, m!.keyKind, m!.key?.index, m!.state.status]),
+      [
+        ['test_app', 'c:\\test_app.exe', 'pdbref', 'test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.pdb', 'deferred'],
+        ['ntdll', 'C:\\WINDOWS\\system32\\ntdll.dll', 'pdbref', 'ntdll.pdb/36515FB5D04345E491F672FA2E2878C02/ntdll.pdb', 'deferred'],
+        ['crash_macos', '/Users/jauer/Coding/breakpad/examples/target/crash_macos', 'macho-dsym', '_.dwarf/mach-uuid-sym-3f58bc3deabe3361b5fb52a676298598/_.dwarf', 'deferred'],
+      ],
+    );
+    assert.deepEqual(selectModules(modules, 'ntdll.dll').map((m) => m.name), ['ntdll'], 'selection by a Windows path\'s file name');
+    // An old Breakpad Linux dump records a truncated build-id: that module has no symbol key.
+    const old = join(tmp, 'old-linux.dmp');
+    await writeFile(old, buildMinidump(Platform.LINUX, [{ path: '/usr/lib/libold.so', codeView: rsds(Buffer.alloc(16, 7), 0, 'libold.so') }]));
+    const [m] = (await loadTargets([old])).modules;
+    // A recorded path is outside text: control characters reach the screen escaped.
+    const evil = join(tmp, 'evil.dmp');
+    await writeFile(evil, buildMinidump(Platform.WIN32_NT, [{ path: 'C:\\x\\ev\u001b[2Jil\u009b.dll', timestamp: 1, sizeOfImage: 0x1000 }]));
+    const [e] = (await loadTargets([evil])).modules;
+    assert.deepEqual([e!.name, e!.file], ['ev\\x1b[2Jil\\x9b', 'C:\\x\\ev\\x1b[2Jil\\x9b.dll']);
+    assert.deepEqual([m!.name, m!.key, m!.state], ['libold', undefined, { status: 'error', message: 'no symbol key: the RSDS record holds a truncated build-id (an old Breakpad Linux client): no ELF key can be built' }]);
+  });
+
+  test('a folder with a dump and a Mach-O binary: the binary is a module, the dump is not', async () => {
+    const dir = join(tmp, 'mixed');
+    await mkdir(dir, { recursive: true });
+    await copyFile(join(FIX, 'minidumps/test.dmp'), join(dir, 'test.dmp'));
+    await copyFile(join(FIX, 'macho/crash'), join(dir, 'crash'));
+    const { modules, skipped } = await loadTargets([dir]);
+    assert.deepEqual(
+      modules.map((m) => [m.name, m.keyKind, m.key?.index]),
+      [['crash', 'macho-dsym', '_.dwarf/mach-uuid-sym-67e9247c814e392ba027dbde6748fcbf/_.dwarf']],
+    );
+    assert.deepEqual(skipped, []);
   });
 
   test('module names: the image name without its last extension', () => {

@@ -60,6 +60,8 @@ function sameIdentity(a: Identity, b: Identity): boolean {
       return b.type === 'portable-pdb' && a.guid.toUpperCase() === b.guid.toUpperCase();
     case 'elf':
       return b.type === 'elf' && a.buildId.toLowerCase() === b.buildId.toLowerCase();
+    case 'macho':
+      return b.type === 'macho' && a.uuids.every((u) => b.uuids.includes(u.toLowerCase()));
   }
 }
 
@@ -75,6 +77,8 @@ function wanted(i: Identity): string {
       return `a portable PDB with id ${i.guid}`;
     case 'elf':
       return `an ELF file with build-id ${i.buildId}`;
+    case 'macho':
+      return `a Mach-O file with UUID ${i.uuids.join(', ')}`;
   }
 }
 

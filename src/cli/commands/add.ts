@@ -24,6 +24,8 @@ export async function run(files: string[], opts: AddCliOptions): Promise<void> {
   if (opts.compress && opts.pointer) throw new ExitError(EXIT_USAGE, '--compress and --pointer exclude each other (a pointer stores no file)');
   const { keys, skipped } = await keysOfTargets(files, { recursive: Boolean(opts.recursive), select: (kind) => kind !== 'pdbref' });
   for (const s of skipped) warn(`skipped ${s.file}: ${s.reason}`);
+  const dump = keys.find((k) => k.module !== undefined);
+  if (dump) throw new ExitError(EXIT_USAGE, `${dump.file} is a crash dump: symsrv add stores binaries and symbol files (fetch the dump's symbols with symsrv fetch)`);
   if (keys.length === 0) {
     warn('no symbol files to add');
     throw new ExitError(skipped.length > 0 ? EXIT_INCOMPLETE : EXIT_USAGE);
