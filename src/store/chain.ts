@@ -1,7 +1,7 @@
-import { join } from 'node:path';
 import { SymsrvError } from '../errors.js';
 import type { SymbolKey } from '../keys/key.js';
 import { copyAtomically, ensureDir } from './atomic.js';
+import { storePath, twoTierPath } from './layout.js';
 import type { LookupContext, Store, WritableStore } from './types.js';
 
 export type ChainResult =
@@ -68,11 +68,12 @@ export class StoreChain {
         const folder = await store.folderFor(key);
         await ensureDir(folder);
         return { into: folder, target: store };
-      } catch {
-        this.unwritable.add(store);
+      } catch (err) {
+        // A key with no place in this store's layout (E_BAD_KEY) says nothing about the store.
+        if (!(err instanceof SymsrvError && err.code === 'E_BAD_KEY')) this.unwritable.add(store);
       }
     }
-    return { into: join(await this.fallbackDir(), key.name, key.id) };
+    return { into: storePath(await this.fallbackDir(), twoTierPath(key)) };
   }
 
   /** Copies a found file into the stores in front; returns the nearest copy. Failures skip the store. */
@@ -82,8 +83,8 @@ export class StoreChain {
       try {
         const copy = await copyAtomically(found, await store.folderFor(key), key.name);
         nearest ??= copy;
-      } catch {
-        this.unwritable.add(store);
+      } catch (err) {
+        if (!(err instanceof SymsrvError && err.code === 'E_BAD_KEY')) this.unwritable.add(store);
       }
     }
     return nearest;
