@@ -38,10 +38,7 @@ export async function checkSource(src: ByteSource, key: SymbolKey, options: { co
     if (err instanceof SymsrvError) throw invalid(err.message);
     throw err;
   }
-  if (expected.type === 'portable-pdb') {
-    if (format !== 'portable-pdb') throw invalid(`expected a portable PDB, found ${describe(format)}`);
-    return; // the #Pdb id check comes with portable PDB keys (formats issue)
-  }
+  if (expected.type === 'portable-pdb' && format !== 'portable-pdb') throw invalid(`expected a portable PDB, found ${describe(format)}`);
   if (!actual) throw invalid(`expected ${wanted(expected)}, found ${describe(format)}`);
   if (!sameIdentity(expected, actual)) {
     throw invalid(`expected ${wanted(expected)}, found ${wanted(actual)}`);
