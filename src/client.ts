@@ -35,6 +35,8 @@ export interface SymbolClientOptions {
   prompt?: CredentialPrompt;
   /** SYMOPT_NO_PROMPTS: never call `prompt` (changeable with setOptions). */
   noPrompts?: boolean;
+  /** The most one download may write, in bytes (default 16 GiB, see store/bound.ts); a PE key bounds it further. */
+  maxDownloadSize?: number;
 }
 
 export interface FindOptions {
@@ -179,6 +181,7 @@ export class SymbolClient {
           onProbe: this.options.onProbe,
           onMessage: this.options.onMessage,
           skipHttp: this.internetOff,
+          maxSize: this.options.maxDownloadSize,
         });
       } catch (err) {
         if (!(err instanceof SymsrvError) || err.code !== 'E_PROXY_AUTH_CANCELLED') throw err;

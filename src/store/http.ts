@@ -142,7 +142,7 @@ export class HttpStore implements Store {
           await res.discard();
           throw new SymsrvError('E_IO', `no writable store to download ${key.index} into`, { subject: key.index });
         }
-        await saveResponse(res, ctx.into, key.name, { key, compressed, signal: ctx.signal, onBytes: ctx.onBytes });
+        await saveResponse(res, ctx.into, key.name, { key, compressed, signal: ctx.signal, onBytes: ctx.onBytes, maxSize: ctx.maxSize });
         return true;
       },
       this.transport.options,
