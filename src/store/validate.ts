@@ -1,6 +1,7 @@
 import { SymsrvError } from '../errors.js';
 import { withFile, type ByteSource } from '../io/source.js';
 import { detectFormat } from '../formats/detect.js';
+import { parsePe } from '../formats/pe/pe.js';
 import { readIdentity } from '../keys/compute.js';
 import type { Identity, SymbolKey } from '../keys/key.js';
 
@@ -42,6 +43,11 @@ export async function checkSource(src: ByteSource, key: SymbolKey, options: { co
   if (!actual) throw invalid(`expected ${wanted(expected)}, found ${describe(format)}`);
   if (!sameIdentity(expected, actual)) {
     throw invalid(`expected ${wanted(expected)}, found ${wanted(actual)}`);
+  }
+  if (actual.type === 'pe') {
+    // The headers can be whole while the body is cut: every section's raw data must be there.
+    const { rawEnd } = await parsePe(src);
+    if (src.size < rawEnd) throw invalid(`cut off: its sections' data ends at ${rawEnd} bytes, the file has ${src.size}`);
   }
 }
 
