@@ -1,4 +1,5 @@
 import { SymsrvError } from '../errors.js';
+import { escapeControls } from '../escape.js';
 
 /**
  * A symbol store key, `name/ID/name`, and what a downloaded file must be to match it.
@@ -52,7 +53,7 @@ export function checkComponent(component: string, key: string): void {
 }
 
 function printable(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return escapeControls(s);
 }
 
 function make(name: string, id: string, identity: Identity | undefined): SymbolKey {
