@@ -1,6 +1,6 @@
 import { SymsrvError } from '../errors.js';
 import type { SymbolKey } from '../keys/key.js';
-import { copyAtomically, ensureDir } from './atomic.js';
+import { copyAtomically, ensureDir, removeEmptyDirs } from './atomic.js';
 import { storePath, twoTierPath } from './layout.js';
 import type { LookupContext, Store, WritableStore } from './types.js';
 
@@ -40,16 +40,15 @@ export class StoreChain {
     for (let i = 0; i < this.stores.length; i++) {
       const store = this.stores[i]!;
       if (ctx.skipHttp && store.kind === 'http') continue;
-      const downstream = this.stores.slice(0, i).filter((s): s is WritableStore => isWritable(s) && !this.unwritable.has(s));
-      let into: string | undefined;
-      let target: WritableStore | undefined;
+      const writable = (): WritableStore[] => this.stores.slice(0, i).filter((s): s is WritableStore => isWritable(s) && !this.unwritable.has(s));
       try {
-        if (store.kind === 'http') {
-          ({ into, target } = await this.downloadTarget(key, downstream));
-        }
-        const result = await store.lookup(key, { ...ctx, into });
-        if (result.status === 'missing') continue;
-        const path = await this.fill(key, result.path, downstream.filter((s) => s !== target));
+        const found =
+          store.kind === 'http'
+            ? await this.download(store, key, ctx, writable)
+            : await store.lookup(key, { ...ctx, into: undefined }).then((r) => (r.status === 'found' ? { status: 'found' as const, result: r, target: undefined } : r));
+        if (found.status === 'missing') continue;
+        const { result, target } = found;
+        const path = await this.fill(key, result.path, writable().filter((s) => s !== target));
         return { status: 'found', path: target ? result.path : path ?? result.path, store: store.location, downloaded: result.downloaded };
       } catch (err) {
         if (!(err instanceof SymsrvError)) throw err; // a bug of ours: never reported as a store problem
@@ -61,13 +60,43 @@ export class StoreChain {
     return first ? { status: 'error', error: first.error, store: first.store } : { status: 'missing' };
   }
 
+  /**
+   * Looks `key` up on an HTTP store, downloading into the nearest writable store in front. A
+   * store that cannot take the file (disk full, permissions) is skipped from then on and the
+   * download goes to the next one ("a store that cannot be written is skipped", README). Key
+   * folders made for a key that turns out missing are taken back: a miss leaves nothing behind.
+   */
+  private async download(
+    store: Store,
+    key: SymbolKey,
+    ctx: Omit<LookupContext, 'into'>,
+    writable: () => WritableStore[],
+  ): Promise<{ status: 'found'; result: { path: string; downloaded: boolean }; target: WritableStore | undefined } | { status: 'missing' }> {
+    for (;;) {
+      const { into, target, made } = await this.downloadTarget(key, writable());
+      try {
+        const result = await store.lookup(key, { ...ctx, into });
+        if (result.status === 'found') return { status: 'found', result, target };
+        if (made) await removeEmptyDirs(into, made);
+        return { status: 'missing' };
+      } catch (err) {
+        if (made) await removeEmptyDirs(into, made);
+        if (target && isWriteFailure(err, into)) {
+          this.unwritable.add(target);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
   /** The nearest downstream folder that can be created; a temp folder when none can. */
-  private async downloadTarget(key: SymbolKey, downstream: WritableStore[]): Promise<{ into: string; target?: WritableStore }> {
+  private async downloadTarget(key: SymbolKey, downstream: WritableStore[]): Promise<{ into: string; target?: WritableStore; made?: string | undefined }> {
     for (const store of downstream) {
       try {
         const folder = await store.folderFor(key);
-        await ensureDir(folder);
-        return { into: folder, target: store };
+        const made = await ensureDir(folder);
+        return { into: folder, target: store, made };
       } catch (err) {
         // A key with no place in this store's layout (E_BAD_KEY) says nothing about the store.
         if (!(err instanceof SymsrvError && err.code === 'E_BAD_KEY')) this.unwritable.add(store);
@@ -89,4 +118,9 @@ export class StoreChain {
     }
     return nearest;
   }
+}
+
+/** An error writing into `into` (ENOSPC, EACCES, EROFS...): the target store's fault, not the origin's. */
+function isWriteFailure(err: unknown, into: string): boolean {
+  return err instanceof SymsrvError && err.code === 'E_IO' && typeof err.subject === 'string' && err.subject.startsWith(into);
 }
