@@ -1,11 +1,9 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { SymsrvError } from './errors.js';
 import { parseKey, type SymbolKey } from './keys/key.js';
 import { parseSymbolPath, type StoreSpec, type SymbolPath } from './symbolpath/parse.js';
 import { resolveSymbolPath } from './symbolpath/defaults.js';
 import { StoreChain } from './store/chain.js';
+import { fallbackFolder } from './store/fallback.js';
 import { FolderStore } from './store/folder.js';
 import { HttpStore } from './store/http.js';
 import { LocalStore } from './store/local.js';
@@ -147,7 +145,7 @@ export class SymbolClient {
 
   /** One store chain per element of the symbol path, over the current transport. */
   private buildStores(): void {
-    const fallback = (): Promise<string> => (this.tempDir ??= mkdtemp(join(tmpdir(), 'symsrv-')));
+    const fallback = (): Promise<string> => (this.tempDir ??= fallbackFolder());
     const stores = new Map<string, Store>(); // one Store object per location, so per-store state is shared
     const storeFor = (spec: StoreSpec): Store => {
       const id = spec.kind === 'http' ? `http:${spec.url}` : `local:${spec.path}`;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CRASH, startFixtureStore, type FixtureStore } from '../../test/helpers/fixture-store.js';
@@ -52,5 +52,41 @@ describe('the store chain (issue 14, defect 13)', () => {
     }
     // The 64 KiB disk holds no partial file (the temp file was removed) nor empty key folders.
     assert.deepEqual(await tree(disk.dir), []);
+  });
+
+  test('regression: a read-only cache downloads once into one kept temp folder, and -v says so', async (t) => {
+    const disk = await mountSmallDisk(64);
+    if ('skip' in disk) return t.skip(disk.skip);
+    t.after(() => disk.unmount());
+    disk.readOnly();
+    const tmp = join(store.tmp, 'tmpdir');
+    await mkdir(tmp);
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    t.after(() => {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    });
+    const requests = async (): Promise<number> => (await readFile(store.nginx.accessLog, 'utf8')).split('\n').filter((l) => l.includes(`GET /store/${CRASH}`)).length;
+    const before = await requests();
+    const paths: string[] = [];
+    const probes: string[] = [];
+    for (let run = 0; run < 2; run++) {
+      const client: SymbolClient = new SymbolClient({
+        symbolPath: `srv*${disk.dir}*${store.nginx.url}/store`,
+        onProbe: (e) => void probes.push(`${e.target} ${e.result}`),
+      });
+      try {
+        const r = await client.find(CRASH);
+        assert.equal(r.status, 'found', r.status === 'error' ? r.error.message : '');
+        if (r.status === 'found') paths.push(r.path);
+      } finally {
+        await client.close();
+      }
+    }
+    assert.equal(await requests(), before + 1, 'the second run used the kept file');
+    assert.equal(paths[0], paths[1]);
+    assert.deepEqual(await readdir(tmp), [`symsrv-${process.getuid!()}`]);
+    assert.ok(probes.some((p) => p.includes('no writable store on the path')), probes.join('\n'));
   });
 });

@@ -1,7 +1,10 @@
+import { join } from 'node:path';
 import { SymsrvError } from '../errors.js';
 import type { SymbolKey } from '../keys/key.js';
 import { copyAtomically, ensureDir, removeEmptyDirs } from './atomic.js';
 import { storePath, twoTierPath } from './layout.js';
+import { isFile } from './local.js';
+import { checkContent } from './validate.js';
 import type { LookupContext, Store, WritableStore } from './types.js';
 
 export type ChainResult =
@@ -28,6 +31,8 @@ function isWritable(store: Store): store is WritableStore {
 export class StoreChain {
   /** Stores that failed a write this session: skipped as download targets from then on. */
   private readonly unwritable = new Set<Store>();
+  /** Whether -v has been told that downloads go to the temp folder. */
+  private fallbackSaid = false;
 
   constructor(
     readonly stores: readonly Store[],
@@ -74,6 +79,16 @@ export class StoreChain {
   ): Promise<{ status: 'found'; result: { path: string; downloaded: boolean }; target: WritableStore | undefined } | { status: 'missing' }> {
     for (;;) {
       const { into, target, made } = await this.downloadTarget(key, writable());
+      if (!target) {
+        // No store in front can be written: the per-user temp folder (store/fallback.ts) holds
+        // what earlier runs downloaded; a file there that is this key's is used as is.
+        const kept = join(into, key.name);
+        if (!this.fallbackSaid) {
+          this.fallbackSaid = true;
+          ctx.onProbe?.({ store: into, target: kept, result: 'no writable store on the path: downloads go to this temp folder (kept for later runs)' });
+        }
+        if (await isKeysFile(kept, key)) return { status: 'found', result: { path: kept, downloaded: false }, target };
+      }
       try {
         const result = await store.lookup(key, { ...ctx, into });
         if (result.status === 'found') return { status: 'found', result, target };
@@ -123,4 +138,15 @@ export class StoreChain {
 /** An error writing into `into` (ENOSPC, EACCES, EROFS...): the target store's fault, not the origin's. */
 function isWriteFailure(err: unknown, into: string): boolean {
   return err instanceof SymsrvError && err.code === 'E_IO' && typeof err.subject === 'string' && err.subject.startsWith(into);
+}
+
+/** Whether `path` is a file that passes the content check for `key`. */
+async function isKeysFile(path: string, key: SymbolKey): Promise<boolean> {
+  try {
+    if (!(await isFile(path))) return false;
+    await checkContent(path, key);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -3,6 +3,8 @@ import { makeTempDir, removeDir } from './tempdir.js';
 
 export interface SmallDisk {
   dir: string;
+  /** Makes the file system read-only (as a read-only share or cache). */
+  readOnly(): void;
   unmount(): Promise<void>;
 }
 
@@ -21,6 +23,10 @@ export async function mountSmallDisk(sizeKiB: number): Promise<SmallDisk | { ski
   }
   return {
     dir,
+    readOnly: () => {
+      const ro = spawnSync('mount', ['-o', 'remount,ro', dir], { encoding: 'utf8' });
+      if (ro.status !== 0) throw new Error(`remount,ro failed: ${ro.stderr}`);
+    },
     unmount: async () => {
       spawnSync('umount', ['-l', dir]);
       await removeDir(dir);
