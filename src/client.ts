@@ -33,6 +33,11 @@ export interface SymbolClientOptions {
   prompt?: CredentialPrompt;
   /** SYMOPT_NO_PROMPTS: never call `prompt` (changeable with setOptions). */
   noPrompts?: boolean;
+  /**
+   * How long an HTTP store that failed to connect, failed TLS or answered 401/403 is skipped
+   * (default 5 minutes; the CLI: the whole run). See store/health.ts.
+   */
+  storeFailureTtlMs?: number;
   /** The most one download may write, in bytes (default 16 GiB, see store/bound.ts); a PE key bounds it further. */
   maxDownloadSize?: number;
 }
@@ -151,7 +156,7 @@ export class SymbolClient {
       const id = spec.kind === 'http' ? `http:${spec.url}` : `local:${spec.path}`;
       let s = stores.get(id);
       if (!s) {
-        s = spec.kind === 'http' ? new HttpStore(spec.url, this.transport) : new LocalStore(spec.path);
+        s = spec.kind === 'http' ? new HttpStore(spec.url, this.transport, { failureTtlMs: this.options.storeFailureTtlMs }) : new LocalStore(spec.path);
         stores.set(id, s);
       }
       return s;
