@@ -1,11 +1,9 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { SymsrvError } from './errors.js';
 import { parseKey, type SymbolKey } from './keys/key.js';
 import { parseSymbolPath, type StoreSpec, type SymbolPath } from './symbolpath/parse.js';
 import { resolveSymbolPath } from './symbolpath/defaults.js';
 import { StoreChain } from './store/chain.js';
+import { fallbackFolder } from './store/fallback.js';
 import { FolderStore } from './store/folder.js';
 import { HttpStore } from './store/http.js';
 import { DebuginfodStore } from './store/debuginfod.js';
@@ -36,6 +34,13 @@ export interface SymbolClientOptions {
   prompt?: CredentialPrompt;
   /** SYMOPT_NO_PROMPTS: never call `prompt` (changeable with setOptions). */
   noPrompts?: boolean;
+  /**
+   * How long an HTTP store that failed to connect, failed TLS or answered 401/403 is skipped
+   * (default 5 minutes; the CLI: the whole run). See store/health.ts.
+   */
+  storeFailureTtlMs?: number;
+  /** The most one download may write, in bytes (default 16 GiB, see store/bound.ts); a PE key bounds it further. */
+  maxDownloadSize?: number;
 }
 
 export interface FindOptions {
@@ -146,17 +151,18 @@ export class SymbolClient {
 
   /** One store chain per element of the symbol path, over the current transport. */
   private buildStores(): void {
-    const fallback = (): Promise<string> => (this.tempDir ??= mkdtemp(join(tmpdir(), 'symsrv-')));
+    const fallback = (): Promise<string> => (this.tempDir ??= fallbackFolder());
     const stores = new Map<string, Store>(); // one Store object per location, so per-store state is shared
     const storeFor = (spec: StoreSpec): Store => {
       const id = spec.kind === 'local' ? `local:${spec.path}` : `${spec.kind}:${spec.url}`;
       let s = stores.get(id);
       if (!s) {
+        const health = { failureTtlMs: this.options.storeFailureTtlMs };
         s =
           spec.kind === 'http'
-            ? new HttpStore(spec.url, this.transport)
+            ? new HttpStore(spec.url, this.transport, health)
             : spec.kind === 'debuginfod'
-              ? new DebuginfodStore(spec.url, this.transport)
+              ? new DebuginfodStore(spec.url, this.transport, health)
               : new LocalStore(spec.path);
         stores.set(id, s);
       }
@@ -185,6 +191,7 @@ export class SymbolClient {
           onProbe: this.options.onProbe,
           onMessage: this.options.onMessage,
           skipHttp: this.internetOff,
+          maxSize: this.options.maxDownloadSize,
         });
       } catch (err) {
         if (!(err instanceof SymsrvError) || err.code !== 'E_PROXY_AUTH_CANCELLED') throw err;

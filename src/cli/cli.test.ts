@@ -132,6 +132,17 @@ describe('symsrv fetch', () => {
     assert.deepEqual(await files(cache), [CRASH, CWE].sort());
   });
 
+  test('--max-size: a download larger than the maximum is refused, nothing is cached (issue 14, defect 5)', async () => {
+    const cache = join(tmp, 'cmax');
+    const r = symsrv(['fetch', '--json', '--max-size', '1M', '-y', `srv*${cache}*${nginx.url}/store`, '--key', 'big.bin/B16/big.bin']);
+    assert.equal(r.code, 1, r.stderr);
+    const [row] = JSON.parse(r.stdout) as Array<{ status: string; error: string }>;
+    assert.equal(row!.status, 'error');
+    assert.match(row!.error, /more than 1048576 bytes/);
+    assert.deepEqual(await files(cache), []);
+    assert.equal(symsrv(['fetch', '--max-size', '12X', '--key', 'big.bin/B16/big.bin']).code, 2);
+  });
+
   test('--images also fetches the binary; --json gives {key,status,path,store}', async () => {
     const cache = join(tmp, 'c2');
     const r = symsrv(['fetch', '--json', '--images', '-y', `srv*${cache}*${nginx.url}/store`, join(FIX, 'pe/crash.exe')]);

@@ -48,6 +48,7 @@ function program(): Command {
     .addOption(new Option('--connect-timeout <s>', 'connect timeout in seconds').argParser(positiveNumber('--connect-timeout')))
     .addOption(new Option('--timeout <s>', 'idle timeout while waiting for data, in seconds').argParser(positiveNumber('--timeout')))
     .addOption(new Option('--retries <n>', 'retries on network errors and 5xx').argParser(nonNegativeInt('--retries')))
+    .addOption(new Option('--max-size <bytes>', 'the most one download may write (K, M, G suffixes; default 16G)').argParser(byteSize('--max-size')))
     .option('--prompts', 'ask for proxy credentials on a 407 (default: only when interactive; SYMSRV_PROMPTS=1|0)')
     .option('--no-prompts', 'never ask for credentials')
     .action(async (targets: string[], opts) => (await import('./commands/fetch.js')).run(targets, opts));
@@ -102,6 +103,15 @@ function nonNegativeInt(name: string) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0) throw new SymsrvError('E_USAGE', `${name} takes a whole number >= 0, not "${v}"`);
+    return n;
+  };
+}
+/** `1048576`, `512K`, `64M`, `16G` (powers of 1024). */
+function byteSize(name: string) {
+  return (v: string): number => {
+    const m = /^(\d+)([KMGT]?)i?B?$/i.exec(v.trim());
+    const n = m ? Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase()) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1) throw new SymsrvError('E_USAGE', `${name} takes a size such as 500M or 16G, not "${v}"`);
     return n;
   };
 }

@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { SymsrvError } from '../errors.js';
 
@@ -55,7 +56,10 @@ export class FileSource implements ByteSource {
   static async open(path: string): Promise<FileSource> {
     let handle: FileHandle;
     try {
-      handle = await open(path, 'r');
+      // O_NONBLOCK: opening a FIFO (or a device) for reading would otherwise block until a writer
+      // comes, forever; with it the open returns at once and the type check below refuses it.
+      // A regular file's reads are not affected by the flag.
+      handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (err) {
       throw new SymsrvError('E_IO', `cannot open ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
         cause: err,

@@ -1,4 +1,5 @@
 import { SymsrvError } from '../errors.js';
+import { escapeControls } from '../escape.js';
 
 /**
  * A symbol store key, `name/ID/name`, and what a downloaded file must be to match it.
@@ -53,12 +54,9 @@ export function checkComponent(component: string, key: string): void {
   }
 }
 
-/**
- * Outside text made safe for a terminal or a log: C0 and C1 control characters and DEL as `\\xNN`
- * (an ESC or CSI from a file name in a crash dump must not drive the terminal).
- */
+/** Outside text made safe for a terminal or a log (escape.ts): an ESC or CSI from a file name in a crash dump must not drive the terminal. */
 export function printable(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return escapeControls(s);
 }
 
 function make(name: string, id: string, identity: Identity | undefined): SymbolKey {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { SymsrvError } from '../errors.js';
 
 /**
@@ -76,9 +76,12 @@ const prepared = new Set<string>();
 /** Folders with no dead temp files: made by us, or listed once before our first write there. */
 const cleaned = new Set<string>();
 
-/** Makes sure `dir` exists (once per session). */
-export async function ensureDir(dir: string): Promise<void> {
-  if (prepared.has(dir)) return;
+/**
+ * Makes sure `dir` exists (once per session). Returns the first folder it had to create (so a
+ * caller can take back what turned out useless), or undefined when `dir` was there.
+ */
+export async function ensureDir(dir: string): Promise<string | undefined> {
+  if (prepared.has(dir)) return undefined;
   let created: string | undefined;
   try {
     created = await mkdir(dir, { recursive: true });
@@ -87,6 +90,25 @@ export async function ensureDir(dir: string): Promise<void> {
   }
   prepared.add(dir);
   if (created !== undefined) cleaned.add(dir);
+  return created;
+}
+
+/**
+ * Removes `dir` and its parents up to and including `top` while they are empty: the key folders
+ * made for a download that found nothing. Best effort; a folder another lookup has just filled
+ * stays (rmdir refuses), and one removed under a writer is made again by writeAtomically.
+ */
+export async function removeEmptyDirs(dir: string, top: string): Promise<void> {
+  for (let d = dir; d === top || d.startsWith(top + sep); d = dirname(d)) {
+    try {
+      await rmdir(d);
+    } catch {
+      return;
+    }
+    prepared.delete(d);
+    cleaned.delete(d);
+    if (d === top) return;
+  }
 }
 
 /**

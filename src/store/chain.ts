@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { SymsrvError } from '../errors.js';
 import type { SymbolKey } from '../keys/key.js';
-import { copyAtomically, ensureDir } from './atomic.js';
+import { copyAtomically, ensureDir, removeEmptyDirs } from './atomic.js';
+import { storePath, twoTierPath } from './layout.js';
+import { isFile } from './local.js';
+import { checkContent } from './validate.js';
 import type { LookupContext, Store, WritableStore } from './types.js';
 
 export type ChainResult =
@@ -28,6 +31,8 @@ function isWritable(store: Store): store is WritableStore {
 export class StoreChain {
   /** Stores that failed a write this session: skipped as download targets from then on. */
   private readonly unwritable = new Set<Store>();
+  /** Whether -v has been told that downloads go to the temp folder. */
+  private fallbackSaid = false;
 
   constructor(
     readonly stores: readonly Store[],
@@ -40,16 +45,15 @@ export class StoreChain {
     for (let i = 0; i < this.stores.length; i++) {
       const store = this.stores[i]!;
       if (ctx.skipHttp && store.kind === 'http') continue;
-      const downstream = this.stores.slice(0, i).filter((s): s is WritableStore => isWritable(s) && !this.unwritable.has(s));
-      let into: string | undefined;
-      let target: WritableStore | undefined;
+      const writable = (): WritableStore[] => this.stores.slice(0, i).filter((s): s is WritableStore => isWritable(s) && !this.unwritable.has(s));
       try {
-        if (store.kind === 'http') {
-          ({ into, target } = await this.downloadTarget(key, downstream));
-        }
-        const result = await store.lookup(key, { ...ctx, into });
-        if (result.status === 'missing') continue;
-        const path = await this.fill(key, result.path, downstream.filter((s) => s !== target));
+        const found =
+          store.kind === 'http'
+            ? await this.download(store, key, ctx, writable)
+            : await store.lookup(key, { ...ctx, into: undefined }).then((r) => (r.status === 'found' ? { status: 'found' as const, result: r, target: undefined } : r));
+        if (found.status === 'missing') continue;
+        const { result, target } = found;
+        const path = await this.fill(key, result.path, writable().filter((s) => s !== target));
         return { status: 'found', path: target ? result.path : path ?? result.path, store: store.location, downloaded: result.downloaded };
       } catch (err) {
         if (!(err instanceof SymsrvError)) throw err; // a bug of ours: never reported as a store problem
@@ -61,18 +65,59 @@ export class StoreChain {
     return first ? { status: 'error', error: first.error, store: first.store } : { status: 'missing' };
   }
 
+  /**
+   * Looks `key` up on an HTTP store, downloading into the nearest writable store in front. A
+   * store that cannot take the file (disk full, permissions) is skipped from then on and the
+   * download goes to the next one ("a store that cannot be written is skipped", README). Key
+   * folders made for a key that turns out missing are taken back: a miss leaves nothing behind.
+   */
+  private async download(
+    store: Store,
+    key: SymbolKey,
+    ctx: Omit<LookupContext, 'into'>,
+    writable: () => WritableStore[],
+  ): Promise<{ status: 'found'; result: { path: string; downloaded: boolean }; target: WritableStore | undefined } | { status: 'missing' }> {
+    for (;;) {
+      const { into, target, made } = await this.downloadTarget(key, writable());
+      if (!target) {
+        // No store in front can be written: the per-user temp folder (store/fallback.ts) holds
+        // what earlier runs downloaded; a file there that is this key's is used as is.
+        const kept = join(into, key.name);
+        if (!this.fallbackSaid) {
+          this.fallbackSaid = true;
+          ctx.onProbe?.({ store: into, target: kept, result: 'no writable store on the path: downloads go to this temp folder (kept for later runs)' });
+        }
+        if (await isKeysFile(kept, key)) return { status: 'found', result: { path: kept, downloaded: false }, target };
+      }
+      try {
+        const result = await store.lookup(key, { ...ctx, into });
+        if (result.status === 'found') return { status: 'found', result, target };
+        if (made) await removeEmptyDirs(into, made);
+        return { status: 'missing' };
+      } catch (err) {
+        if (made) await removeEmptyDirs(into, made);
+        if (target && isWriteFailure(err, into)) {
+          this.unwritable.add(target);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
   /** The nearest downstream folder that can be created; a temp folder when none can. */
-  private async downloadTarget(key: SymbolKey, downstream: WritableStore[]): Promise<{ into: string; target?: WritableStore }> {
+  private async downloadTarget(key: SymbolKey, downstream: WritableStore[]): Promise<{ into: string; target?: WritableStore; made?: string | undefined }> {
     for (const store of downstream) {
       try {
         const folder = await store.folderFor(key);
-        await ensureDir(folder);
-        return { into: folder, target: store };
-      } catch {
-        this.unwritable.add(store);
+        const made = await ensureDir(folder);
+        return { into: folder, target: store, made };
+      } catch (err) {
+        // A key with no place in this store's layout (E_BAD_KEY) says nothing about the store.
+        if (!(err instanceof SymsrvError && err.code === 'E_BAD_KEY')) this.unwritable.add(store);
       }
     }
-    return { into: join(await this.fallbackDir(), key.name, key.id) };
+    return { into: storePath(await this.fallbackDir(), twoTierPath(key)) };
   }
 
   /** Copies a found file into the stores in front; returns the nearest copy. Failures skip the store. */
@@ -82,10 +127,26 @@ export class StoreChain {
       try {
         const copy = await copyAtomically(found, await store.folderFor(key), key.name);
         nearest ??= copy;
-      } catch {
-        this.unwritable.add(store);
+      } catch (err) {
+        if (!(err instanceof SymsrvError && err.code === 'E_BAD_KEY')) this.unwritable.add(store);
       }
     }
     return nearest;
+  }
+}
+
+/** An error writing into `into` (ENOSPC, EACCES, EROFS...): the target store's fault, not the origin's. */
+function isWriteFailure(err: unknown, into: string): boolean {
+  return err instanceof SymsrvError && err.code === 'E_IO' && typeof err.subject === 'string' && err.subject.startsWith(into);
+}
+
+/** Whether `path` is a file that passes the content check for `key`. */
+async function isKeysFile(path: string, key: SymbolKey): Promise<boolean> {
+  try {
+    if (!(await isFile(path))) return false;
+    await checkContent(path, key);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { SymsrvError } from '../errors.js';
 import { BufferSource } from '../io/source.js';
@@ -7,6 +7,7 @@ import type { SymbolKey } from '../keys/key.js';
 import type { HttpResponse } from '../transport/transport.js';
 import { redactUrl, toTransportError } from '../transport/errors.js';
 import { writeAtomically } from './atomic.js';
+import { BodyGuard, DEFAULT_MAX_SIZE, sizeBound, tooLarge } from './bound.js';
 import { checkContent, checkSource } from './validate.js';
 
 /**
@@ -31,6 +32,8 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** Called with each chunk's size as it is written. */
   onBytes?: (n: number) => void;
+  /** The most one download may write (default DEFAULT_MAX_SIZE); a PE key bounds it further. */
+  maxSize?: number | undefined;
 }
 
 /**
@@ -42,13 +45,21 @@ export interface DownloadOptions {
 export async function saveResponse(res: HttpResponse, dir: string, fileName: string, options: DownloadOptions): Promise<string> {
   const where = redactUrl(res.url);
   const check = { compressed: options.compressed ?? false, origin: where };
+  const limit = sizeBound(options.key, options.maxSize ?? DEFAULT_MAX_SIZE);
+  if (res.contentLength !== undefined && res.contentLength > limit) {
+    await res.discard();
+    throw tooLarge(where, options.key, limit);
+  }
   if (res.contentLength !== undefined && res.contentLength <= SMALL_BODY) {
     const bytes = await readSmallBody(res, res.contentLength, options);
     await checkSource(new BufferSource(bytes, where), options.key, check);
     return writeAtomically(dir, fileName, (temp) => writeFile(temp, bytes));
   }
   return writeAtomically(dir, fileName, async (temp) => {
-    const file = createWriteStream(temp, { highWaterMark: WRITE_BUFFER });
+    // Opened before the body is touched: a folder removed behind our back fails here with ENOENT,
+    // and writeAtomically makes it again and retries with the body still unread.
+    const handle = await open(temp, 'w');
+    const file = createWriteStream(temp, { fd: handle, highWaterMark: WRITE_BUFFER });
     // Progress is counted off the body's own 'data' events (no extra stream stage per chunk).
     if (options.onBytes) {
       const onBytes = options.onBytes;
@@ -57,7 +68,9 @@ export async function saveResponse(res: HttpResponse, dir: string, fileName: str
     try {
       // A large write buffer lets the file stream gather socket chunks into few big writes (writev).
       // No signal here: the transport's guard destroys the body with the reason on an abort.
-      await pipeline(res.body, file);
+      // The guard stops a body whose first bytes are not the file asked for, or that grows past
+      // what the key allows, before it reaches the disk.
+      await pipeline(res.body, new BodyGuard(options.key, options.compressed ?? false, limit, where), file);
     } catch (err) {
       if (err instanceof SymsrvError) throw err;
       // A write error is ours (disk full, permissions); anything else came from the connection.
@@ -95,7 +108,14 @@ async function readSmallBody(res: HttpResponse, expected: number, options: Downl
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
 }
 
-function checkLength(received: number, expected: number | undefined, where: string): void {
+/** Exported for its test: Node's parser never hands over more than Content-Length, so no server can show it. */
+export function checkLength(received: number, expected: number | undefined, where: string): void {
+  if (expected !== undefined && received > expected) {
+    throw new SymsrvError('E_NETWORK', `GET ${where}: the server sent more than the ${expected} bytes it announced (Content-Length)`, {
+      subject: where,
+      retryable: false,
+    });
+  }
   if (expected !== undefined && received !== expected) {
     throw new SymsrvError('E_NETWORK', `GET ${where}: the connection ended after ${received} of ${expected} bytes`, { subject: where });
   }

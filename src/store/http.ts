@@ -5,6 +5,7 @@ import { withRetry } from '../transport/retry.js';
 import { describeProxy, type HttpResponse, type Transport } from '../transport/transport.js';
 import type { ProxyChoice } from '../transport/select/select.js';
 import { saveResponse } from './download.js';
+import { StoreHealth } from './health.js';
 import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder, storeUrl } from './layout.js';
 import { isUrl, parsePointer, POINTER_LIMIT } from './pointer.js';
 import type { LookupContext, LookupResult, Store } from './types.js';
@@ -18,12 +19,16 @@ export class HttpStore implements Store {
   readonly kind = 'http' as const;
   readonly location: string;
   private layout: Promise<boolean> | undefined;
+  private readonly health: StoreHealth;
 
   constructor(
     protected readonly base: string,
     protected readonly transport: Transport,
+    /** How long a connection, TLS, 401 or 403 failure makes the store skipped (store/health.ts). */
+    options: { failureTtlMs?: number | undefined } = {},
   ) {
     this.location = redactUrl(base);
+    this.health = new StoreHealth(options.failureTtlMs);
   }
 
   /**
@@ -38,12 +43,27 @@ export class HttpStore implements Store {
         this.layout = undefined; // ask again next time: the failure may have been passing
         // A Cancel at the credential prompt is the person's answer, not a passing failure.
         if (err instanceof SymsrvError && err.code === 'E_PROXY_AUTH_CANCELLED') throw err;
+        // A dead or refusing store: remembered, and this lookup ends here (not a second timeout).
+        if (this.health.record(err) && this.health.current()) throw err;
         return false;
       });
     return this.layout;
   }
 
   async lookup(key: SymbolKey, ctx: LookupContext): Promise<LookupResult> {
+    const down = this.health.current();
+    if (down) {
+      ctx.onProbe?.({ store: this.location, target: this.location, result: `skipped: it failed earlier (${down.message})` });
+      throw down;
+    }
+    try {
+      return await this.lookupOnce(key, ctx);
+    } catch (err) {
+      throw this.health.record(err);
+    }
+  }
+
+  private async lookupOnce(key: SymbolKey, ctx: LookupContext): Promise<LookupResult> {
     const segments = keyFolder(key, await this.threeTier(ctx.signal));
     const fileUrl = storeUrl(this.base, segments, key.name);
 
@@ -142,7 +162,7 @@ export class HttpStore implements Store {
           await res.discard();
           throw new SymsrvError('E_IO', `no writable store to download ${key.index} into`, { subject: key.index });
         }
-        await saveResponse(res, ctx.into, key.name, { key, compressed, signal: ctx.signal, onBytes: ctx.onBytes });
+        await saveResponse(res, ctx.into, key.name, { key, compressed, signal: ctx.signal, onBytes: ctx.onBytes, maxSize: ctx.maxSize });
         return true;
       },
       this.transport.options,

@@ -1,10 +1,10 @@
 import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { SymsrvError } from '../errors.js';
 import type { SymbolKey } from '../keys/key.js';
 import { ioError } from './atomic.js';
-import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder } from './layout.js';
+import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder, storePath } from './layout.js';
 import { isUrl, parsePointer, POINTER_LIMIT } from './pointer.js';
 import type { LookupContext, LookupResult, WritableStore } from './types.js';
 import { checkContent } from './validate.js';
@@ -26,12 +26,13 @@ export class LocalStore implements WritableStore {
   }
 
   async folderFor(key: SymbolKey): Promise<string> {
-    return join(this.location, ...keyFolder(key, await this.threeTier()));
+    return storePath(this.location, keyFolder(key, await this.threeTier()));
   }
 
   async lookup(key: SymbolKey, ctx: LookupContext): Promise<LookupResult> {
-    const folder = await this.folderFor(key);
-    const file = join(folder, key.name);
+    const segments = keyFolder(key, await this.threeTier());
+    const folder = storePath(this.location, segments);
+    const file = storePath(this.location, [...segments, key.name]);
     const probe = (target: string, result: string): void => ctx.onProbe?.({ store: this.location, target, result });
     // One listing answers all three probes (a miss in a cache is the common case: one call, not three).
     const names = await listFolder(folder);
@@ -67,14 +68,17 @@ export class LocalStore implements WritableStore {
     if (isUrl(pointer.target)) {
       throw new SymsrvError('E_BAD_POINTER', `${ptrPath} points at a URL; a local store's file.ptr must name a file path`, { subject: ptrPath });
     }
-    if (!(await isFile(pointer.target))) {
-      probe(pointer.target, 'missing');
+    // A relative PATH is relative to the store, never to the directory symsrv was started in (SymStore
+    // writes absolute paths; a store copied elsewhere with relative ones must still work from anywhere).
+    const target = resolve(this.location, pointer.target);
+    if (!(await isFile(target))) {
+      probe(target, 'missing');
       return { status: 'missing' };
     }
     // A pointer names a file outside the store's structure: check it really is this key's file.
-    await checkContent(pointer.target, key);
-    probe(pointer.target, 'found');
-    return { status: 'found', path: pointer.target, downloaded: false };
+    await checkContent(target, key);
+    probe(target, 'found');
+    return { status: 'found', path: target, downloaded: false };
   }
 }
 

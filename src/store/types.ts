@@ -22,6 +22,8 @@ export interface LookupContext {
   onProbe?: ((e: ProbeEvent) => void) | undefined;
   /** Messages a store wants shown to the user (`file.ptr` `MSG:` lines). */
   onMessage?: ((text: string) => void) | undefined;
+  /** The most one download may write (store/bound.ts's DEFAULT_MAX_SIZE when absent). */
+  maxSize?: number | undefined;
 }
 
 export type LookupResult =

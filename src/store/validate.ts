@@ -1,6 +1,7 @@
 import { SymsrvError } from '../errors.js';
 import { withFile, type ByteSource } from '../io/source.js';
 import { detectFormat } from '../formats/detect.js';
+import { parsePe } from '../formats/pe/pe.js';
 import { readIdentity } from '../keys/compute.js';
 import type { Identity, SymbolKey } from '../keys/key.js';
 
@@ -38,13 +39,15 @@ export async function checkSource(src: ByteSource, key: SymbolKey, options: { co
     if (err instanceof SymsrvError) throw invalid(err.message);
     throw err;
   }
-  if (expected.type === 'portable-pdb') {
-    if (format !== 'portable-pdb') throw invalid(`expected a portable PDB, found ${describe(format)}`);
-    return; // the #Pdb id check comes with portable PDB keys (formats issue)
-  }
+  if (expected.type === 'portable-pdb' && format !== 'portable-pdb') throw invalid(`expected a portable PDB, found ${describe(format)}`);
   if (!actual) throw invalid(`expected ${wanted(expected)}, found ${describe(format)}`);
   if (!sameIdentity(expected, actual)) {
     throw invalid(`expected ${wanted(expected)}, found ${wanted(actual)}`);
+  }
+  if (actual.type === 'pe') {
+    // The headers can be whole while the body is cut: every section's raw data must be there.
+    const { rawEnd } = await parsePe(src);
+    if (src.size < rawEnd) throw invalid(`cut off: its sections' data ends at ${rawEnd} bytes, the file has ${src.size}`);
   }
 }
 

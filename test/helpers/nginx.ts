@@ -157,6 +157,8 @@ http {
     location /error500/ { return 500; }
     location /error503/ { return 503; }
     location /gone/ { return 404; }
+    # A store that refuses us (a missing or wrong token): every path 403.
+    location /forbidden/ { return 403; }
     # A captive portal: 200 and an HTML page for every path, never the file asked for.
     location /portal/ {
       default_type text/html;

@@ -24,7 +24,12 @@ export async function buildStore(
 /** A key's file path relative to the store root: `name/ID/name`, or `na/name/ID/name` three-tier. */
 export function storePath(key: string, threeTier = false): string {
   const [name] = splitKey(key);
-  return threeTier ? `${name.slice(0, 2)}/${key}` : key;
+  return threeTier ? `${prefix(name)}/${key}` : key;
+}
+
+/** The three-tier folder: the first two characters, trailing dots and spaces dropped as Windows does. */
+function prefix(name: string): string {
+  return name.slice(0, 2).replace(/[. ]+$/, '');
 }
 
 function splitKey(key: string): [string, string, string] {
@@ -37,7 +42,7 @@ function splitKey(key: string): [string, string, string] {
 
 async function writePtr(root: string, key: string, text: string, threeTier: boolean): Promise<void> {
   const [name, id] = splitKey(key);
-  const folder = threeTier ? join(root, name.slice(0, 2), name, id) : join(root, name, id);
+  const folder = threeTier ? join(root, prefix(name), name, id) : join(root, name, id);
   await mkdir(folder, { recursive: true });
   await writeFile(join(folder, 'file.ptr'), text);
 }

@@ -28,6 +28,7 @@ export interface FetchOptions {
   connectTimeout?: number;
   timeout?: number;
   retries?: number;
+  maxSize?: number;
   proxy?: string | false;
   pac?: string;
   proxyUser?: string;
@@ -79,6 +80,9 @@ export async function run(targets: string[], opts: FetchOptions): Promise<void> 
     ...(prompt ? { prompt } : {}),
     ...(opts.sympath !== undefined ? { symbolPath: opts.sympath } : {}),
     transport,
+    ...(opts.maxSize !== undefined ? { maxDownloadSize: opts.maxSize } : {}),
+    // One run: a store that failed to connect (or refused us) is not asked again in it.
+    storeFailureTtlMs: Infinity,
     onMessage: (text) => warn(text),
     ...(opts.verbose ? { onProbe: (e) => warn(`probe ${e.target} -> ${e.result}${e.via ? ` via ${e.via}` : ''}`) } : {}),
   });

@@ -2,6 +2,7 @@ import { SymsrvError } from '../../errors.js';
 import { computeKeys } from '../../keys/compute.js';
 import { printable } from '../../keys/key.js';
 import { EXIT_USAGE, ExitError } from '../exit.js';
+import { escapeControls } from '../../escape.js';
 import { describeError, out, printJson, warn } from '../output.js';
 
 /**
@@ -16,7 +17,8 @@ export async function run(files: string[], opts: { json?: boolean }): Promise<vo
       for (const k of await computeKeys(file)) {
         const row = { file, kind: k.kind, key: k.key.index, ...(k.module !== undefined ? { module: printable(k.module) } : {}) };
         rows.push(row);
-        if (!opts.json) out(`${row.file}\t${row.kind}\t${row.key}`);
+        // A name from a CodeView record is file content: no control character reaches the terminal.
+        if (!opts.json) out(`${escapeControls(row.file)}\t${row.kind}\t${escapeControls(row.key)}`);
       }
     } catch (err) {
       if (!(err instanceof SymsrvError)) throw err;

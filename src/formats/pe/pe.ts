@@ -31,6 +31,8 @@ export interface PeInfo {
   sizeOfImage: number;
   /** CodeView records in debug directory order; empty when the image has none. */
   codeView: CodeViewRecord[];
+  /** Where the last section's raw data ends: a file shorter than this was cut off. */
+  rawEnd: number;
 }
 
 /** The loader's own limit (IMAGE_FILE_HEADER.NumberOfSections of a valid image). */
@@ -104,7 +106,8 @@ export async function parsePe(src: ByteSource): Promise<PeInfo> {
       codeView = await readDebugDirectory(src, sections, sizeOfHeaders, rva, size, optOffset + debugAt);
     }
   }
-  return { machine, is64, timestamp, sizeOfImage, codeView };
+  const rawEnd = sections.reduce((end, s) => (s.sizeOfRawData > 0 ? Math.max(end, s.pointerToRawData + s.sizeOfRawData) : end), sizeOfHeaders);
+  return { machine, is64, timestamp, sizeOfImage, codeView, rawEnd };
 }
 
 async function readSections(src: ByteSource, offset: number, count: number): Promise<PeSection[]> {

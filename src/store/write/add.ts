@@ -1,5 +1,5 @@
 import { access, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import { SymsrvError } from '../../errors.js';
 import { MAX_CABINET_INPUT, writeCabinet } from '../../formats/cab/write.js';
 import { withFile } from '../../io/source.js';
@@ -8,7 +8,7 @@ import { parseElf } from '../../formats/elf/elf.js';
 import type { ComputedKey } from '../../keys/compute.js';
 import type { SymbolKey } from '../../keys/key.js';
 import { copyAtomically, ioError, writeAtomically } from '../atomic.js';
-import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder } from '../layout.js';
+import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder, storePath } from '../layout.js';
 import { AdminFiles, addLine, formatId, type Ref } from './admin.js';
 import { folderState, formatRefs, parseRefs, type FileType, type RefEntry } from './refs.js';
 
@@ -107,7 +107,7 @@ async function storeOne(
   id: string,
   options: AddOptions,
 ): Promise<Omit<StoredEntry, 'file' | 'key'>> {
-  const folder = insideStore(store, keyFolder(key, threeTier));
+  const folder = storePath(store, keyFolder(key, threeTier)); // every component checked, inside the store
   let path: string;
   let how: StoredEntry['how'];
   let note: string | undefined;
@@ -131,18 +131,6 @@ async function storeOne(
   // A file added after a pointer takes over: file.ptr goes, as symstore leaves it.
   if (how !== 'pointer' && folderState(refs).pointer === undefined) await rm(join(folder, POINTER_FILE), { force: true });
   return { path, how, ...(note ? { note } : {}) };
-}
-
-/**
- * The key folder as a path, checked to lie inside the store. Keys' components are plain names
- * already (keys/key.ts checkComponent); this is the last line of defence at the place that writes.
- */
-export function insideStore(store: string, segments: string[]): string {
-  const folder = resolve(store, ...segments);
-  if (!folder.startsWith(store + sep)) {
-    throw new SymsrvError('E_BAD_KEY', `the key folder ${segments.join('/')} would lie outside the store ${store}`, { subject: store });
-  }
-  return folder;
 }
 
 /** What refs.ptr calls the file: an image (`bin`), or a PDB with (`pri`) or without (`pub`) private symbols. */

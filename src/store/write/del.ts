@@ -2,11 +2,10 @@ import { readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { SymsrvError } from '../../errors.js';
 import { ioError, writeAtomically } from '../atomic.js';
-import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder } from '../layout.js';
+import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder, storePath } from '../layout.js';
 import { parseKey } from '../../keys/key.js';
 import { access } from 'node:fs/promises';
 import { AdminFiles, formatId, lineId } from './admin.js';
-import { insideStore } from './add.js';
 import { folderState, formatRefs, parseRefs } from './refs.js';
 
 /**
@@ -45,7 +44,7 @@ export async function deleteTransaction(storeDir: string, transaction: string): 
     const result: DeleteResult = { id: formatId((await admin.lastId()) + 1), deleted: target, removed: [], kept: [] };
     for (const e of entries) {
       const key = parseKey(`${e.name}/${e.id}/${e.name}`);
-      const folder = insideStore(store, keyFolder(key, threeTier));
+      const folder = storePath(store, keyFolder(key, threeTier));
       const refsPath = join(folder, 'refs.ptr');
       const before = parseRefs(await readText(refsPath));
       const after = before.filter((r) => r.id !== target);
