@@ -232,8 +232,12 @@ describe('environment variables, read as curl reads them (curl(1) ENVIRONMENT, l
     ['https: the scheme variable before all_proxy', MSDL, { HTTPS_PROXY: 'http://tls:1', all_proxy: 'http://all:3' }, ['http://tls:1', 'env:HTTPS_PROXY']],
     ['https: http_proxy is not for https', MSDL, { http_proxy: 'http://web:4' }, ['DIRECT', 'direct']],
     ['http: http_proxy', HTTP_STORE, { http_proxy: 'http://web:4', HTTPS_PROXY: 'http://tls:1' }, ['http://web:4', 'env:http_proxy']],
-    ['http: upper-case HTTP_PROXY is never read (httpoxy)', HTTP_STORE, { HTTP_PROXY: 'http://attacker:8080' }, ['DIRECT', 'direct']],
-    ['http: ... but ALL_PROXY is', HTTP_STORE, { HTTP_PROXY: 'http://attacker:8080', ALL_PROXY: 'http://all:3' }, ['http://all:3', 'env:ALL_PROXY']],
+    ['http: upper-case HTTP_PROXY is read (Go, Python, undici)', HTTP_STORE, { HTTP_PROXY: 'http://upper:8080' }, ['http://upper:8080', 'env:HTTP_PROXY']],
+    ['http: http_proxy before HTTP_PROXY', HTTP_STORE, { http_proxy: 'http://lower:1', HTTP_PROXY: 'http://upper:2' }, ['http://lower:1', 'env:http_proxy']],
+    ['http: HTTP_PROXY before ALL_PROXY', HTTP_STORE, { HTTP_PROXY: 'http://upper:2', ALL_PROXY: 'http://all:3' }, ['http://upper:2', 'env:HTTP_PROXY']],
+    ['http: in a CGI context (REQUEST_METHOD) HTTP_PROXY is not read (httpoxy)', HTTP_STORE, { HTTP_PROXY: 'http://attacker:8080', REQUEST_METHOD: 'GET' }, ['DIRECT', 'direct']],
+    ['http: ... but ALL_PROXY is', HTTP_STORE, { HTTP_PROXY: 'http://attacker:8080', REQUEST_METHOD: 'GET', ALL_PROXY: 'http://all:3' }, ['http://all:3', 'env:ALL_PROXY']],
+    ['http: ... and so is lower-case http_proxy (no header can set it)', HTTP_STORE, { http_proxy: 'http://web:4', REQUEST_METHOD: 'POST' }, ['http://web:4', 'env:http_proxy']],
     ['http: HTTPS_PROXY is not for http', HTTP_STORE, { HTTPS_PROXY: 'http://tls:1' }, ['DIRECT', 'direct']],
     ['a bare host:port', MSDL, { HTTPS_PROXY: 'proxy.corp.example:3128' }, ['http://proxy.corp.example:3128', 'env:HTTPS_PROXY']],
   ];
@@ -241,9 +245,9 @@ describe('environment variables, read as curl reads them (curl(1) ENVIRONMENT, l
     test(name, async () => assert.deepEqual(await pick(target, { env, platform: 'linux' }), [expected]));
   }
 
-  test('an ignored HTTP_PROXY is mentioned in the detail', async () => {
-    const [choice] = await selectProxies(HTTP_STORE, { env: { HTTP_PROXY: 'http://attacker:8080' }, platform: 'linux' });
-    assert.match(choice?.detail ?? '', /HTTP_PROXY is ignored for http:\/\/ URLs: only lower-case http_proxy is read, as curl does \(httpoxy\)/);
+  test('an HTTP_PROXY ignored in a CGI context is mentioned in the detail', async () => {
+    const [choice] = await selectProxies(HTTP_STORE, { env: { HTTP_PROXY: 'http://attacker:8080', REQUEST_METHOD: 'GET' }, platform: 'linux' });
+    assert.match(choice?.detail ?? '', /HTTP_PROXY is ignored because REQUEST_METHOD is set \(a CGI program, .*httpoxy\)/);
   });
 
   test('the detail says whether NO_PROXY matched', async () => {
@@ -525,7 +529,8 @@ describe('no detail ever holds a password', () => {
     { env: { HTTPS_PROXY: `http://alice:${secret}@env:1`, http_proxy: `http://alice:${secret}@env:1` } },
     { env: { ALL_PROXY: `http://alice:${secret}@all:1` } },
     { env: { HTTPS_PROXY: `http://alice:${secret}@env:1`, http_proxy: `http://alice:${secret}@env:1`, NO_PROXY: '*' } },
-    { env: { HTTP_PROXY: `http://alice:${secret}@ignored:1` } },
+    { env: { HTTP_PROXY: `http://alice:${secret}@upper:1` } },
+    { env: { HTTP_PROXY: `http://alice:${secret}@ignored:1`, REQUEST_METHOD: 'GET' } },
     { env: {}, platform: 'win32', readWindowsSettings: async () => ({ proxyEnable: true, proxyServer: `http://alice:${secret}@win:1` }) },
   ];
   for (const [i, settings] of settingsList.entries()) {

@@ -12,9 +12,9 @@ import { proxyFromInternetSettings, readInternetSettings, type InternetSettings 
  *     `null` or absent means "the default", as SymSrv's `SSRVOPT_PROXY` with NULL data;
  *  2. the `pac` option: a PAC file (URL or path), whose answer can list several candidates;
  *  3. `_NT_SYMBOL_PROXY=host:port`, SymSrv's own variable;
- *  4. `https_proxy`/`HTTPS_PROXY` (https URLs), `http_proxy` (http URLs; never upper-case
- *     `HTTP_PROXY`), then `all_proxy`/`ALL_PROXY`, lower case first, minus `no_proxy`/`NO_PROXY`:
- *     all read as curl reads them;
+ *  4. `https_proxy`/`HTTPS_PROXY` (https URLs), `http_proxy`/`HTTP_PROXY` (http URLs; the
+ *     upper-case one not in a CGI context, where `REQUEST_METHOD` is set), then
+ *     `all_proxy`/`ALL_PROXY`, lower case first, minus `no_proxy`/`NO_PROXY`;
  *  5. on Windows, the Internet Settings: the AutoConfigURL PAC file, else the manual proxy with
  *     its ProxyOverride list;
  *  6. direct.
@@ -90,10 +90,12 @@ export async function selectProxies(target: URL, settings: ProxySettings): Promi
 }
 
 const HTTPS_VARS = ['https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY'] as const;
-// Upper-case HTTP_PROXY is never read: in a CGI environment it is set from the request's `Proxy:`
-// header ("httpoxy", CVE-2016-5385 and siblings), so a client could pick our proxy. curl reads
-// only the lower-case http_proxy for this reason (lib/proxy.c); we follow curl.
-const HTTP_VARS = ['http_proxy', 'all_proxy', 'ALL_PROXY'] as const;
+// Upper-case HTTP_PROXY is read (Go's net/http, Python, undici's EnvHttpProxyAgent and Docker do,
+// and on Windows names are case-insensitive anyway), except in a CGI context: there the server sets
+// HTTP_PROXY from the request's `Proxy:` header ("httpoxy", CVE-2016-5385), so a client could pick
+// our proxy. Go's httpproxy treats a set REQUEST_METHOD as that context; so do we. (curl never reads
+// HTTP_PROXY; the lower-case http_proxy cannot come from a header, so it is read even there.)
+const HTTP_VARS = ['http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY'] as const;
 
 /**
  * Chooses proxies for many requests: the `proxy` option is checked when built (E_USAGE at once),
@@ -235,15 +237,17 @@ function envChoice(target: URL, env: NodeJS.ProcessEnv, notes: string[]): ProxyC
   const names = https ? HTTPS_VARS : HTTP_VARS;
   let name: (typeof names)[number] | undefined;
   let value: string | undefined;
+  const cgi = envValue(env, 'REQUEST_METHOD') !== undefined;
   for (const n of names) {
     value = envValue(env, n);
-    if (value !== undefined) {
-      name = n;
-      break;
+    if (value === undefined) continue;
+    if (n === 'HTTP_PROXY' && cgi) {
+      notes.push('HTTP_PROXY is ignored because REQUEST_METHOD is set (a CGI program, where HTTP_PROXY may come from a request header: httpoxy)');
+      value = undefined;
+      continue;
     }
-  }
-  if (!https && envValue(env, 'HTTP_PROXY') !== undefined && envValue(env, 'http_proxy') === undefined) {
-    notes.push('HTTP_PROXY is ignored for http:// URLs: only lower-case http_proxy is read, as curl does (httpoxy)');
+    name = n;
+    break;
   }
   if (name === undefined || value === undefined) return undefined;
   const url = parseProxy(value, name);
