@@ -11,11 +11,11 @@ import { trustedContext } from './trust.js';
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
 import { withRetry } from './retry.js';
 import { resolveCredentials } from './auth/credentials.js';
-import { drain, ForwardPool } from './connect/forward.js';
+import { drain } from './connect/forward.js';
+import { ProxyRoute } from './connect/route.js';
 import { TITLE } from './auth/types.js';
 import { ProxyAuth } from './auth/proxy-auth.js';
 import { describeProxy, ProxySelector, type ProxyChoice } from './select/select.js';
-import { TunnelAgent } from './connect/tunnel-agent.js';
 import { isUnreachableProxy } from './connect/unreachable.js';
 
 export interface HttpResponse {
@@ -61,8 +61,8 @@ export class Transport {
   private readonly trust: { secureContext?: SecureContext };
   private readonly selector: ProxySelector;
   private readonly choices = new Map<string, Promise<ProxyChoice[]>>();
-  /** One route per proxy: its authentication state, its tunnels, its plain-HTTP lanes. */
-  private readonly routes = new Map<string, { auth: ProxyAuth; tunnels: TunnelAgent; forward: ForwardPool }>();
+  /** One route per proxy used: its authentication state, its tunnels, its plain-HTTP lanes (each built when first used). */
+  private readonly routes = new Map<string, ProxyRoute>();
 
   constructor(options: TransportOptions = {}) {
     this.options = resolveTransportOptions(options);
@@ -93,7 +93,7 @@ export class Transport {
     return this.selector.choose(new URL(url));
   }
 
-  private route(proxy: URL): { auth: ProxyAuth; tunnels: TunnelAgent; forward: ForwardPool } {
+  private route(proxy: URL): ProxyRoute {
     const key = proxy.href;
     let r = this.routes.get(key);
     if (!r) {
@@ -109,11 +109,12 @@ export class Transport {
         }),
       });
       const pool = { keepAlive: true, maxSockets: o.connectionsPerOrigin, timeout: o.keepAliveTimeout, scheduling: 'lifo' as const };
-      r = {
+      r = new ProxyRoute(
+        proxy,
         auth,
-        tunnels: new TunnelAgent(proxy, auth, { connectTimeout: o.connectTimeout, answerTimeout: o.headersTimeout }, { ...pool, ...this.trust }),
-        forward: new ForwardPool(proxy, auth, { lanes: o.connectionsPerOrigin, keepAliveTimeout: o.keepAliveTimeout }),
-      };
+        { timeouts: { connectTimeout: o.connectTimeout, answerTimeout: o.headersTimeout }, agent: { ...pool, ...this.trust } },
+        { lanes: o.connectionsPerOrigin, keepAliveTimeout: o.keepAliveTimeout },
+      );
       this.routes.set(key, r);
     }
     return r;
@@ -336,10 +337,7 @@ export class Transport {
   async close(): Promise<void> {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
-    for (const r of this.routes.values()) {
-      r.tunnels.destroy();
-      r.forward.close();
-    }
+    for (const r of this.routes.values()) r.close();
     this.routes.clear();
     this.selector.close();
   }

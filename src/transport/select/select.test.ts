@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isSymsrvError } from '../../errors.js';
-import { describeProxy, parseProxyOption, ProxySelector, selectProxies, type ProxyChoice, type ProxySettings } from './select.js';
+import { describeProxy, MAX_PAC_CANDIDATES, parseProxyOption, ProxySelector, selectProxies, type ProxyChoice, type ProxySettings } from './select.js';
 import type { InternetSettings } from './windows.js';
 
 /** The corporate PAC file of pac.test.ts, cut down (kept here: importing a test file runs its tests). */
@@ -542,4 +542,33 @@ describe('no detail ever holds a password', () => {
       }
     });
   }
+});
+
+/** Regressions of issue 14 defect 7: what a hostile PAC answer costs. */
+describe('PAC answers from a hostile script', () => {
+  const pacScript = (body: string): ProxySettings => ({
+    pac: 'http://pac.test/proxy.pac',
+    fetchText: async () => `function FindProxyForURL(url, host) { ${body} }`,
+  });
+
+  test(`thousands of candidates: only the first ${MAX_PAC_CANDIDATES} are kept, and the detail says so`, async () => {
+    const choices = await selectProxies(MSDL, pacScript('var a = []; for (var i = 0; i < 4000; i++) a.push("PROXY h" + i + ":1"); return a.join(";");'));
+    assert.equal(choices.length, MAX_PAC_CANDIDATES);
+    assert.deepEqual(choices.slice(0, 2).map((c) => describeProxy(c.url)), ['http://h0:1', 'http://h1:1']);
+    assert.match(choices[0]?.detail ?? '', new RegExp(`only the first ${MAX_PAC_CANDIDATES} candidates are kept`));
+    assert.ok((choices[0]?.detail.length ?? 0) < 2_000, 'the detail stays one readable line');
+  });
+
+  test('a 60 000-character answer without blanks completes, and its detail is cut', async () => {
+    const [choice] = await selectProxies(MSDL, pacScript('return "PROXY " + new Array(60000).join("a") + ":1";'));
+    assert.ok((choice?.detail.length ?? 0) < 2_000);
+  });
+
+  test('a password in a skipped entry never reaches the detail', async () => {
+    const choices = await selectProxies(MSDL, pacScript('return "PROXY alice:hunter2@a:1; PROXY ok:2";'));
+    assert.deepEqual(choices.map((c) => describeProxy(c.url)), ['http://ok:2']);
+    for (const c of choices) {
+      assert.ok(!c.detail.includes('hunter2') && !c.detail.includes('alice'), c.detail);
+    }
+  });
 });

@@ -307,6 +307,8 @@ function parseProxy(text: string, where: string): URL {
     throw usage('not a proxy: give host:port or http://host:port');
   }
   if (!url.hostname) throw usage('no host name: give host:port or http://host:port');
+  // DNS names have at most 253 characters; a longer one (a hostile PAC answer) would only bloat messages.
+  if (url.hostname.length > 255) throw usage('the host name is longer than 255 characters');
   if (url.pathname !== '/' || url.search || url.hash) {
     throw usage('a proxy is host:port, without a path (a PAC file goes in the pac option, CLI --pac)');
   }
@@ -324,8 +326,34 @@ function hasPort(urlText: string): boolean {
   return hostPort.startsWith('[') ? /\]:\d+$/.test(hostPort) : /:\d+$/.test(hostPort);
 }
 
+/**
+ * Candidates kept from one PAC answer. Each one tried costs a connection attempt (and a route, see
+ * transport.ts); browsers try a handful. Chromium has no limit, but 40 000 candidates once cost 35 s
+ * and 1.4 GB for a single key.
+ */
+export const MAX_PAC_CANDIDATES = 16;
+
+/**
+ * The answer as shown in a detail: the userinfo of any entry masked, then cut. Token by token, in
+ * one pass: a regex like /\S+@/g is quadratic on a long run without `@`, and a PAC answer is
+ * outside input (100 k characters once cost 5 s). Masking comes before cutting, so that a cut
+ * cannot leave the start of a password unmasked.
+ */
+function showAnswer(answer: string): string {
+  const head = answer.length > 4 * 200 ? answer.slice(0, 4 * 200) : answer;
+  const masked = head
+    .trim()
+    .split(/(\s+)/)
+    .map((token) => {
+      const at = token.lastIndexOf('@');
+      return at < 0 ? token : `***${token.slice(at)}`;
+    })
+    .join('');
+  return truncate(masked, 200);
+}
+
 function pacChoices(answer: string, target: URL, where: string): ProxyChoice[] {
-  const shownAnswer = truncate(answer.trim().replace(/\S+@/g, '***@'), 200);
+  const shownAnswer = showAnswer(answer);
   const head = `${where} answered "${shownAnswer}" for ${pacRequestUrl(target)}`;
   const skipped: string[] = [];
   const candidates: { url: URL | null; label: string }[] = [];
@@ -333,7 +361,7 @@ function pacChoices(answer: string, target: URL, where: string): ProxyChoice[] {
   for (const entry of parsePacResult(answer)) {
     let url: URL | null;
     if (entry.kind === 'skipped') {
-      skipped.push(`skipped '${entry.text}': ${entry.reason}`);
+      skipped.push(`skipped '${showAnswer(entry.text)}': ${entry.reason}`);
       continue;
     } else if (entry.kind === 'direct') {
       url = null;
@@ -342,15 +370,20 @@ function pacChoices(answer: string, target: URL, where: string): ProxyChoice[] {
         url = parseProxy(withHttpScheme(entry.server), 'PAC entry');
       } catch (err) {
         if (!isSymsrvError(err)) throw err;
-        skipped.push(`skipped '${entry.text}': not a host:port`);
+        skipped.push(`skipped '${showAnswer(entry.text)}': not a host:port`);
         continue;
       }
     }
     const label = url === null ? 'DIRECT' : `PROXY ${describeProxy(url)}`;
     if (seen.has(label)) continue;
     seen.add(label);
+    if (candidates.length === MAX_PAC_CANDIDATES) {
+      skipped.push(`only the first ${MAX_PAC_CANDIDATES} candidates are kept`);
+      break;
+    }
     candidates.push({ url, label });
   }
+  if (skipped.length > 8) skipped.splice(8, skipped.length - 8, `${skipped.length - 8} more skipped`);
   const notes = skipped.length ? ` (${skipped.join('; ')})` : '';
   if (candidates.length === 0) {
     // Chromium: "If we failed to parse anything from the PAC results list, fallback to DIRECT".
