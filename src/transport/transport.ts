@@ -76,6 +76,7 @@ export class Transport {
     this.selector = new ProxySelector({
       ...(p.proxy !== undefined ? { proxy: p.proxy } : {}),
       ...(p.pac !== undefined ? { pac: p.pac } : {}),
+      ...(p.selectProxy ? { selectProxy: p.selectProxy } : {}),
       ...(p.env !== undefined ? { env: p.env } : {}),
       // A PAC file on a web server is fetched directly (never through the proxy it chooses).
       fetchText: (url: string) => fetchPac(url, options),

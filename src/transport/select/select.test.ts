@@ -572,3 +572,35 @@ describe('PAC answers from a hostile script', () => {
     }
   });
 });
+
+describe('selectProxy: a caller-injected proxy resolver (as proxy-agent getProxyForUrl)', () => {
+  const env = { HTTPS_PROXY: 'http://env:1' };
+  const cases: [name: string, answer: Awaited<ReturnType<NonNullable<ProxySettings['selectProxy']>>>, expected: [string, string][]][] = [
+    ['a proxy beats the option and the environment', 'http://ide:8080', [['http://ide:8080', 'caller']]],
+    ['host:port', 'ide:8080', [['http://ide:8080', 'caller']]],
+    ["'direct'", 'direct', [['DIRECT', 'caller']]],
+    ['null is direct', null, [['DIRECT', 'caller']]],
+    ['undefined: symsrv decides', undefined, [['http://opt:2', 'option']]],
+    ['candidates, in order', [{ url: new URL('http://a:1'), source: 'pac', detail: 'IDE PAC' }, { url: null, source: 'pac', detail: '' }], [['http://a:1', 'caller'], ['DIRECT', 'caller']]],
+  ];
+  for (const [name, answer, expected] of cases) {
+    test(name, async () => assert.deepEqual(await pick(MSDL, { env, proxy: 'opt:2', selectProxy: async () => answer }), expected));
+  }
+
+  test('it is given the whole URL; its proxy keeps credentials on the URL but never in the detail', async () => {
+    let asked = '';
+    const [choice] = await selectProxies(MSDL, { selectProxy: async (url) => ((asked = url), 'http://alice:hunter2@ide:8080') });
+    assert.equal(asked, MSDL.href);
+    assert.equal(choice?.url?.password, 'hunter2');
+    assert.equal(choice?.detail, 'the selectProxy callback answered http://ide:8080 for https://msdl.microsoft.com/');
+  });
+
+  test('a bad answer is E_USAGE, a throw is E_PROXY naming the host', async () => {
+    await assert.rejects(selectProxies(MSDL, { selectProxy: async () => 'socks4://x:1' }), usageError(/^the selectProxy callback 'socks4:\/\/x:1'/));
+    await assert.rejects(selectProxies(MSDL, { selectProxy: async () => [] }), usageError(/non-empty list/));
+    await assert.rejects(
+      selectProxies(MSDL, { selectProxy: async () => Promise.reject(new Error('IDE gone')) }),
+      (err: unknown) => isSymsrvError(err, 'E_PROXY') && err.message === 'the selectProxy callback failed for https://msdl.microsoft.com/: IDE gone',
+    );
+  });
+});

@@ -1,4 +1,4 @@
-import { isSymsrvError, SymsrvError } from '../../errors.js';
+import { isSymsrvError, messageOf, SymsrvError } from '../../errors.js';
 import { findNoProxyMatch } from './noproxy.js';
 import { pacRequestUrl, type PacScript } from './pac.js';
 import { loadPacScript, parsePacResult } from './pac-file.js';
@@ -24,6 +24,7 @@ import { proxyFromInternetSettings, readInternetSettings, type InternetSettings 
  * proxies are printed with describeProxy, raw values through redaction.
  */
 export type ProxySource =
+  | 'caller'
   | 'option'
   | '_NT_SYMBOL_PROXY'
   | 'env:HTTPS_PROXY'
@@ -45,7 +46,17 @@ export type ProxyChoice = {
   detail: string;
 };
 
+/**
+ * A caller's own proxy resolution (as proxy-agent's `getProxyForUrl`; an IDE host plugs in the
+ * proxy its user configured). Asked first, with the URL requested; it answers a proxy (`host:port`,
+ * `http://[user:pw@]host:port`), `'direct'`, null (direct), a list of candidates tried in order, or
+ * undefined: "no opinion", symsrv's own steps decide.
+ */
+export type ProxyResolver = (url: string) => Promise<string | null | undefined | ProxyChoice[]>;
+
 export interface ProxySettings {
+  /** Asked before every other step (see ProxyResolver). */
+  selectProxy?: ProxyResolver;
   /** `host:port`, `http://host:port`, `http://user:pw@host:port`, `'direct'`; null/absent = the default. */
   proxy?: string | null | 'direct';
   /** A PAC file: `http(s)://` URL (downloaded with fetchText), `file:` URL or path. */
@@ -121,6 +132,10 @@ export class ProxySelector {
   async choose(target: URL): Promise<ProxyChoice[]> {
     if (target.protocol !== 'http:' && target.protocol !== 'https:') {
       return [{ url: null, source: 'direct', detail: `${target.protocol} URLs do not go through a proxy` }];
+    }
+    if (this.settings.selectProxy) {
+      const fromCaller = await callerChoices(this.settings.selectProxy, target);
+      if (fromCaller) return fromCaller;
     }
     if (this.option) return [this.option];
     if (this.settings.pac !== undefined) return this.fromPac(this.settings.pac, target, 'the pac option');
@@ -210,6 +225,32 @@ export class ProxySelector {
     const url = parseProxy(withHttpScheme(decision.proxy), 'Windows Internet Settings ProxyServer');
     return [{ url, source: 'windows', detail: `${decision.detail}: ${describeProxy(url)}` }];
   }
+}
+
+async function callerChoices(selectProxy: ProxyResolver, target: URL): Promise<ProxyChoice[] | undefined> {
+  const shown = `${target.protocol}//${target.host}/`;
+  let answer: Awaited<ReturnType<ProxyResolver>>;
+  try {
+    answer = await selectProxy(target.href);
+  } catch (err) {
+    throw new SymsrvError('E_PROXY', `the selectProxy callback failed for ${shown}: ${messageOf(err)}`, { cause: err, subject: shown });
+  }
+  if (answer === undefined) return undefined;
+  if (answer === null || (typeof answer === 'string' && /^\s*direct\s*$/i.test(answer))) {
+    return [{ url: null, source: 'caller', detail: `the selectProxy callback answered direct for ${shown}` }];
+  }
+  if (typeof answer === 'string') {
+    const url = parseProxy(answer, 'the selectProxy callback');
+    return [{ url, source: 'caller', detail: `the selectProxy callback answered ${describeProxy(url)} for ${shown}` }];
+  }
+  if (!Array.isArray(answer) || answer.length === 0 || !answer.every((c) => c && (c.url === null || c.url instanceof URL))) {
+    throw new SymsrvError('E_USAGE', `the selectProxy callback must answer a proxy, 'direct', null, undefined or a non-empty list of { url: URL | null }, not ${typeof answer}`);
+  }
+  return answer.slice(0, MAX_PAC_CANDIDATES).map((c) => ({
+    url: c.url,
+    source: 'caller' as const,
+    detail: typeof c.detail === 'string' && c.detail ? c.detail : `the selectProxy callback answered ${describeProxy(c.url)} for ${shown}`,
+  }));
 }
 
 function optionChoice(proxy: string | null | undefined): ProxyChoice | undefined {
