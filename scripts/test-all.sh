@@ -20,6 +20,9 @@ need nginx nginx-light
 need curl curl
 need openssl openssl
 need tmux tmux
+# GNOME proxy settings (src/transport/select/desktop.test.ts): the real gsettings, keyfile backend.
+need gsettings libglib2.0-bin
+[ -e /usr/share/glib-2.0/schemas/org.gnome.system.proxy.gschema.xml ] || need_pkgs+=(gsettings-desktop-schemas)
 [ -x /usr/bin/time ] || need_pkgs+=(time)
 [ -e /usr/lib/systemd/boot/efi/systemd-bootx64.efi ] || need_pkgs+=(systemd-boot-efi)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

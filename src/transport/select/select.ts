@@ -4,10 +4,13 @@ import { pacRequestUrl, type PacScript } from './pac.js';
 import { loadPacScript, parsePacResult } from './pac-file.js';
 import { maskUserinfo } from '../../redact.js';
 import { proxyFromInternetSettings, readInternetSettings, type InternetSettings } from './windows.js';
+import { decideDesktop, type DesktopProxySettings } from './desktop.js';
+import { readDesktopSettings } from './desktop-read.js';
 
 /**
  * Which proxy a request to a URL goes through, and why. First match wins (docs/proxy-selection.md):
  *
+ *  0. the caller's `selectProxy(url)` resolver, if it has an opinion;
  *  1. the `proxy` option: `host:port`, `http://[user:pw@]host:port`, or `'direct'` (CLI `--no-proxy`);
  *     `null` or absent means "the default", as SymSrv's `SSRVOPT_PROXY` with NULL data;
  *  2. the `pac` option: a PAC file (URL or path), whose answer can list several candidates;
@@ -17,6 +20,9 @@ import { proxyFromInternetSettings, readInternetSettings, type InternetSettings 
  *     `all_proxy`/`ALL_PROXY`, lower case first, minus `no_proxy`/`NO_PROXY`;
  *  5. on Windows, the Internet Settings: the AutoConfigURL PAC file, else the manual proxy with
  *     its ProxyOverride list;
+ *  5b. elsewhere, the desktop's settings: GNOME (gsettings), KDE (kioslaverc), macOS (scutil),
+ *     read by gnome.ts, kde.ts, macos.ts into one shape (desktop.ts): a PAC URL, or a manual
+ *     proxy with its exceptions;
  *  6. direct.
  *
  * Each answer records where it came from and a sentence saying why (as vscode-proxy-agent records
@@ -34,6 +40,9 @@ export type ProxySource =
   | 'env:ALL_PROXY'
   | 'env:all_proxy'
   | 'windows'
+  | 'gnome'
+  | 'kde'
+  | 'macos'
   | 'pac'
   | 'no_proxy'
   | 'direct';
@@ -69,6 +78,8 @@ export interface ProxySettings {
   fetchText?: (url: string) => Promise<string>;
   /** Defaults to `reg query` of HKCU\...\Internet Settings (windows.ts). */
   readWindowsSettings?: () => Promise<InternetSettings | undefined>;
+  /** Defaults to the reader of the desktop named by the platform and XDG_CURRENT_DESKTOP (desktop-read.ts). */
+  readDesktopSettings?: () => Promise<DesktopProxySettings | undefined>;
   /** Receives the PAC script's alert() messages. */
   onPacAlert?: (message: string) => void;
 }
@@ -118,6 +129,7 @@ export class ProxySelector {
   private readonly settings: ProxySettings;
   private readonly option: ProxyChoice | undefined;
   private windows: Promise<InternetSettings | undefined> | undefined;
+  private desktop: Promise<DesktopProxySettings | undefined> | undefined;
   private readonly pacScripts = new Map<string, Promise<PacScript>>();
   private readonly pacAnswers = new Map<string, Promise<ProxyChoice[]>>();
 
@@ -153,8 +165,11 @@ export class ProxySelector {
       const fromWindows = await this.fromWindows(target, notes);
       if (fromWindows) return fromWindows.map((c) => withNotes(c, notes));
     }
+    const desktop = platform === 'win32' ? undefined : await this.fromDesktop(target, env, platform, notes);
+    if (desktop) return desktop.map((c) => withNotes(c, notes));
     const checked = ['proxy option', 'pac option', '_NT_SYMBOL_PROXY', ...(target.protocol === 'https:' ? HTTPS_VARS : HTTP_VARS)];
     if (platform === 'win32') checked.push('Windows Internet Settings');
+    else if (this.desktopName) checked.push(this.desktopName);
     return [withNotes({ url: null, source: 'direct', detail: `no proxy is configured (checked ${checked.join(', ')}): connecting directly` }, notes)];
   }
 
@@ -197,6 +212,26 @@ export class ProxySelector {
     }
     const answer = await (await script).findProxy(target);
     return pacChoices(answer, target, `the PAC file ${maskUserinfo(pac)} (${from})`);
+  }
+
+  private desktopName: string | undefined;
+
+  /** GNOME, KDE or macOS settings (desktop.ts); read once. A PAC file they name that fails is an error, as the pac option's. */
+  private async fromDesktop(target: URL, env: NodeJS.ProcessEnv, platform: NodeJS.Platform, notes: string[]): Promise<ProxyChoice[] | undefined> {
+    const read = this.settings.readDesktopSettings ?? (() => readDesktopSettings(platform, env));
+    this.desktop ??= Promise.resolve()
+      .then(read)
+      .catch(() => undefined);
+    const settings = await this.desktop;
+    if (!settings) return undefined;
+    this.desktopName = settings.setting;
+    notes.push(...(settings.notes ?? []));
+    const decision = decideDesktop(settings, target);
+    if (!decision) return undefined;
+    if (decision.kind === 'pac') return this.fromPac(decision.url, target, settings.setting);
+    if (decision.kind === 'direct') return [{ url: null, source: settings.source, detail: decision.detail }];
+    const url = decision.proxy.startsWith('socks5://') ? socksUrl(decision.proxy, settings.setting) : parseProxy(decision.proxy, settings.setting);
+    return [{ url, source: settings.source, detail: `${decision.detail}: ${describeProxy(url)}` }];
   }
 
   private async fromWindows(target: URL, notes: string[]): Promise<ProxyChoice[] | undefined> {
@@ -251,6 +286,20 @@ async function callerChoices(selectProxy: ProxyResolver, target: URL): Promise<P
     source: 'caller' as const,
     detail: typeof c.detail === 'string' && c.detail ? c.detail : `the selectProxy callback answered ${describeProxy(c.url)} for ${shown}`,
   }));
+}
+
+/**
+ * A SOCKS proxy from desktop settings, as a `socks5:` URL: the transport's SOCKS support (issue 13)
+ * takes such URLs; parseProxy still refuses SOCKS where the user types a proxy.
+ */
+function socksUrl(text: string, where: string): URL {
+  try {
+    const url = new URL(text);
+    if (url.hostname && url.port) return url;
+  } catch {
+    // below
+  }
+  throw new SymsrvError('E_USAGE', `${where}: the SOCKS proxy '${maskUserinfo(text)}' is not host:port`, { subject: where });
 }
 
 function optionChoice(proxy: string | null | undefined): ProxyChoice | undefined {
