@@ -74,6 +74,13 @@ describe('GNOME: org.gnome.system.proxy through the real gsettings (keyfile back
     assert.deepEqual(shown(await select(new URL('http://127.0.0.1:8080/'))), [['DIRECT', 'gnome']]);
   });
 
+  test('`symsrv path --json` (the built CLI) says the GNOME setting was used', () => {
+    const out = execFileSync(process.execPath, [join(process.cwd(), 'dist', 'bin', 'symsrv.js'), 'path', '--json', `srv*${join(home, 'cache')}*https://msdl.microsoft.com/download/symbols`], { env, encoding: 'utf8' });
+    const { proxies } = JSON.parse(out) as { proxies: { proxy: string; source: string; detail: string }[] };
+    assert.deepEqual(proxies.map((p) => [p.proxy, p.source]), [['http://secure.corp.example:3129', 'gnome']]);
+    assert.match(proxies[0]?.detail ?? '', /^GNOME proxy settings \(org\.gnome\.system\.proxy mode 'manual'\): the HTTPS proxy/);
+  });
+
   test('the environment comes first; desktop settings only where it names no proxy', async () => {
     assert.deepEqual(shown(await select(MSDL, { HTTPS_PROXY: 'http://env:1' })), [['http://env:1', 'env:HTTPS_PROXY']]);
     assert.deepEqual(shown(await select(MSDL, { XDG_CURRENT_DESKTOP: 'XFCE' })), [['DIRECT', 'direct']]);

@@ -1,7 +1,9 @@
 import { isSymsrvError, messageOf, SymsrvError } from '../../errors.js';
 import { findNoProxyMatch } from './noproxy.js';
+import { describeProxy, parseProxy, withHttpScheme } from './parse-proxy.js';
+import { MAX_PAC_CANDIDATES, pacChoices } from './pac-choices.js';
 import { pacRequestUrl, type PacScript } from './pac.js';
-import { loadPacScript, parsePacResult } from './pac-file.js';
+import { loadPacScript } from './pac-file.js';
 import { maskUserinfo } from '../../redact.js';
 import { proxyFromInternetSettings, readInternetSettings, type InternetSettings } from './windows.js';
 import { decideDesktop, type DesktopProxySettings } from './desktop.js';
@@ -29,6 +31,9 @@ import { readDesktopSettings } from './desktop-read.js';
  * `env`/`setting`/`system`), for `symsrv path` and `--verbose`. A sentence never holds a password:
  * proxies are printed with describeProxy, raw values through redaction.
  */
+export { describeProxy, parseProxyOption } from './parse-proxy.js';
+export { MAX_PAC_CANDIDATES } from './pac-choices.js';
+
 export type ProxySource =
   | 'caller'
   | 'option'
@@ -82,23 +87,6 @@ export interface ProxySettings {
   readDesktopSettings?: () => Promise<DesktopProxySettings | undefined>;
   /** Receives the PAC script's alert() messages. */
   onPacAlert?: (message: string) => void;
-}
-
-/**
- * Parses a proxy given by the user: `host:port`, `[v6]:port`, `http://host[:port]`,
- * `http://user:pw@host:port`. Only HTTP proxies: `https://` (TLS to the proxy) and `socks*://`
- * are refused with a message saying so. Without a scheme the port is required (tools disagree on
- * its default: curl 1080, others 80); with `http://` it defaults to 80. E_USAGE on anything else.
- */
-export function parseProxyOption(text: string): URL {
-  return parseProxy(text, 'proxy');
-}
-
-/** `http://host:port` of a proxy, never its credentials; `DIRECT` for null. */
-export function describeProxy(url: URL | null): string {
-  if (url === null) return 'DIRECT';
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  return `${url.protocol}//${url.hostname}:${port}`;
 }
 
 /** The ordered candidates for one request (PAC can give several, every other step one). */
@@ -363,129 +351,4 @@ function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
 
 function withNotes(choice: ProxyChoice, notes: string[]): ProxyChoice {
   return notes.length === 0 ? choice : { ...choice, detail: `${choice.detail}; ${notes.join('; ')}` };
-}
-
-/** System lists (PAC, ProxyServer) name HTTP proxies as `host[:port]`, port 80 by default. */
-function withHttpScheme(server: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `http://${server}`;
-}
-
-function parseProxy(text: string, where: string): URL {
-  const raw = text.trim();
-  const shown = maskUserinfo(raw);
-  const usage = (why: string): SymsrvError => new SymsrvError('E_USAGE', `${where} '${shown}': ${why}`, { subject: where });
-  if (!raw) throw new SymsrvError('E_USAGE', `${where} is empty: give host:port or http://host:port`, { subject: where });
-
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1]?.toLowerCase();
-  if (scheme === 'https') {
-    throw usage(
-      'https:// proxies (TLS to the proxy itself) are not supported yet; give the proxy as http://host:port ' +
-        '(requests to https:// servers still go through it encrypted, in a CONNECT tunnel)',
-    );
-  }
-  if (scheme !== undefined && scheme.startsWith('socks')) {
-    throw usage("SOCKS proxies are not supported; give an HTTP proxy as http://host:port, or no proxy (proxy 'direct', CLI --no-proxy)");
-  }
-  if (scheme !== undefined && scheme !== 'http') throw usage(`${scheme}:// proxies are not supported; give an HTTP proxy as http://host:port`);
-  if (scheme === undefined && /^direct$/i.test(raw)) throw usage(`'direct' is not a proxy here; to connect directly pass proxy 'direct' (CLI --no-proxy)`);
-
-  const withScheme = scheme === undefined ? `http://${raw}` : raw;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw usage('not a proxy: give host:port or http://host:port');
-  }
-  if (!url.hostname) throw usage('no host name: give host:port or http://host:port');
-  // DNS names have at most 253 characters; a longer one (a hostile PAC answer) would only bloat messages.
-  if (url.hostname.length > 255) throw usage('the host name is longer than 255 characters');
-  if (url.pathname !== '/' || url.search || url.hash) {
-    throw usage('a proxy is host:port, without a path (a PAC file goes in the pac option, CLI --pac)');
-  }
-  if (url.port === '0') throw usage('port 0 is not a port');
-  if (scheme === undefined && !hasPort(withScheme)) {
-    throw usage('no port: write host:port (there is no standard proxy port: curl assumes 1080, most tools 80)');
-  }
-  return url;
-}
-
-/** Whether the authority of `http://...` names a port (the URL parser drops `:80`). */
-function hasPort(urlText: string): boolean {
-  const authority = urlText.slice(urlText.indexOf('://') + 3).split(/[/?#]/, 1)[0] ?? '';
-  const hostPort = authority.slice(authority.lastIndexOf('@') + 1);
-  return hostPort.startsWith('[') ? /\]:\d+$/.test(hostPort) : /:\d+$/.test(hostPort);
-}
-
-/**
- * Candidates kept from one PAC answer. Each one tried costs a connection attempt (and a route, see
- * transport.ts); browsers try a handful. Chromium has no limit, but 40 000 candidates once cost 35 s
- * and 1.4 GB for a single key.
- */
-export const MAX_PAC_CANDIDATES = 16;
-
-/**
- * The answer as shown in a detail: the userinfo of any entry masked, then cut. Token by token, in
- * one pass: a regex like /\S+@/g is quadratic on a long run without `@`, and a PAC answer is
- * outside input (100 k characters once cost 5 s). Masking comes before cutting, so that a cut
- * cannot leave the start of a password unmasked.
- */
-function showAnswer(answer: string): string {
-  const head = answer.length > 4 * 200 ? answer.slice(0, 4 * 200) : answer;
-  const masked = head
-    .trim()
-    .split(/(\s+)/)
-    .map((token) => {
-      const at = token.lastIndexOf('@');
-      return at < 0 ? token : `***${token.slice(at)}`;
-    })
-    .join('');
-  return truncate(masked, 200);
-}
-
-function pacChoices(answer: string, target: URL, where: string): ProxyChoice[] {
-  const shownAnswer = showAnswer(answer);
-  const head = `${where} answered "${shownAnswer}" for ${pacRequestUrl(target)}`;
-  const skipped: string[] = [];
-  const candidates: { url: URL | null; label: string }[] = [];
-  const seen = new Set<string>();
-  for (const entry of parsePacResult(answer)) {
-    let url: URL | null;
-    if (entry.kind === 'skipped') {
-      skipped.push(`skipped '${showAnswer(entry.text)}': ${entry.reason}`);
-      continue;
-    } else if (entry.kind === 'direct') {
-      url = null;
-    } else {
-      try {
-        url = parseProxy(withHttpScheme(entry.server), 'PAC entry');
-      } catch (err) {
-        if (!isSymsrvError(err)) throw err;
-        skipped.push(`skipped '${showAnswer(entry.text)}': not a host:port`);
-        continue;
-      }
-    }
-    const label = url === null ? 'DIRECT' : `PROXY ${describeProxy(url)}`;
-    if (seen.has(label)) continue;
-    seen.add(label);
-    if (candidates.length === MAX_PAC_CANDIDATES) {
-      skipped.push(`only the first ${MAX_PAC_CANDIDATES} candidates are kept`);
-      break;
-    }
-    candidates.push({ url, label });
-  }
-  if (skipped.length > 8) skipped.splice(8, skipped.length - 8, `${skipped.length - 8} more skipped`);
-  const notes = skipped.length ? ` (${skipped.join('; ')})` : '';
-  if (candidates.length === 0) {
-    // Chromium: "If we failed to parse anything from the PAC results list, fallback to DIRECT".
-    return [{ url: null, source: 'pac', detail: `${head}: nothing usable in it, so DIRECT${notes}` }];
-  }
-  return candidates.map((c, i) => ({
-    url: c.url,
-    source: 'pac' as const,
-    detail: `${head}: candidate ${i + 1} of ${candidates.length}, ${c.label}${notes}`,
-  }));
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
