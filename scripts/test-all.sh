@@ -31,6 +31,9 @@ need gcab gcab
 need unzip unzip
 # debuginfod stores are tested against elfutils' real debuginfod.
 need debuginfod debuginfod
+# GNOME proxy settings (src/transport/select/desktop.test.ts): the real gsettings, keyfile backend.
+need gsettings libglib2.0-bin
+[ -e /usr/share/glib-2.0/schemas/org.gnome.system.proxy.gschema.xml ] || need_pkgs+=(gsettings-desktop-schemas)
 [ -x /usr/bin/time ] || need_pkgs+=(time)
 [ -e /usr/lib/systemd/boot/efi/systemd-bootx64.efi ] || need_pkgs+=(systemd-boot-efi)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

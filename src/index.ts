@@ -23,5 +23,6 @@ export {
 export { parseSymbolPath, type SymbolPath, type SymbolPathElement, type StoreSpec } from './symbolpath/parse.js';
 export { defaultDownstreamStore, symfixPath, symbolPathFromEnv, MICROSOFT_SYMBOL_SERVER } from './symbolpath/defaults.js';
 export { Transport, type HttpResponse } from './transport/transport.js';
-export type { TransportOptions } from './transport/options.js';
+export type { TransportOptions, ProxyOptions } from './transport/options.js';
+export type { ProxyChoice, ProxyResolver, ProxySource } from './transport/select/select.js';
 export type { ProbeEvent } from './store/types.js';

@@ -1,5 +1,6 @@
 import type { SchemeName } from './auth/types.js';
 import type { CredentialRequest } from '../prompts/types.js';
+import type { ProxyResolver } from './select/select.js';
 
 /** Which proxy, and how to authenticate to it (the proxy issue; docs/proxy-selection.md). */
 export interface ProxyOptions {
@@ -7,6 +8,11 @@ export interface ProxyOptions {
   proxy?: string | null | 'direct';
   /** A PAC file: URL or path. */
   pac?: string;
+  /**
+   * The caller's own proxy resolution, asked before every other step (as proxy-agent's
+   * getProxyForUrl): a proxy, 'direct', null (direct), candidates, or undefined (symsrv decides).
+   */
+  selectProxy?: ProxyResolver;
   /** Schemes allowed, preferred in this order (`--proxy-auth`); default Negotiate, NTLM, Digest, Basic. */
   proxyAuth?: readonly SchemeName[];
   /** Proxy credentials (API option). */

@@ -218,4 +218,35 @@ describe('Transport', () => {
     }
     assert.deepEqual(seen, [`127.0.0.1:${dead}`, 'DIRECT']);
   });
+  test('an injected selectProxy decides first: its proxy is used, undefined leaves the choice to symsrv, a throw is E_PROXY', async () => {
+    // nginx serves an absolute-form request (`GET http://symbols.invalid/...`) from its root, so a
+    // file from a host that does not exist proves the request went through the "proxy" we named.
+    const asked: string[] = [];
+    const t = new Transport({
+      proxies: {
+        proxy: 'direct',
+        selectProxy: async (url) => {
+          asked.push(url);
+          if (url.includes('symbols.invalid')) return nginx.url;
+          if (url.includes('broken.invalid')) throw new Error('no answer from the IDE');
+          return undefined;
+        },
+      },
+    });
+    const seen: string[] = [];
+    try {
+      const res = await t.get('http://symbols.invalid/store/f1.bin', { onProxy: (c) => seen.push(`${c.source} ${c.detail}`) });
+      assert.equal(res.status, 200);
+      assert.ok((await readAll(res.body)).equals(big));
+      const direct = await t.get(`${nginx.url}/store/f2.bin`, { onProxy: (c) => seen.push(`${c.source} ${c.detail}`) });
+      assert.equal(direct.status, 200);
+      await direct.discard();
+      await assert.rejects(t.get('http://broken.invalid/x'), (err: unknown) => isSymsrvError(err, 'E_PROXY') && /selectProxy callback failed for http:\/\/broken\.invalid\/: no answer from the IDE/.test(err.message));
+    } finally {
+      await t.close();
+    }
+    assert.deepEqual(asked, ['http://symbols.invalid/store/f1.bin', `${nginx.url}/store/f2.bin`, 'http://broken.invalid/x']);
+    assert.equal(seen[0], `caller the selectProxy callback answered ${nginx.url} for http://symbols.invalid/`);
+    assert.match(seen[1] ?? '', /^option proxy option 'direct'/);
+  });
 });

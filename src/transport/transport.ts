@@ -11,12 +11,11 @@ import { trustedContext } from './trust.js';
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
 import { withRetry } from './retry.js';
 import { resolveCredentials } from './auth/credentials.js';
-import { drain, ForwardPool } from './connect/forward.js';
+import { drain } from './connect/forward.js';
+import { ProxyRoute } from './connect/route.js';
 import { ProxyAuth } from './auth/proxy-auth.js';
-import { describeProxy, isSocksProxy, ProxySelector, type ProxyChoice } from './select/select.js';
-import { TunnelAgent } from './connect/tunnel-agent.js';
+import { describeProxy, ProxySelector, type ProxyChoice } from './select/select.js';
 import { isUnreachableProxy } from './connect/unreachable.js';
-import { SocksHttpAgent, SocksHttpsAgent } from './connect/socks.js';
 
 export interface HttpResponse {
   /** The URL that answered, after redirects. */
@@ -61,8 +60,8 @@ export class Transport {
   private readonly trust: { secureContext?: SecureContext };
   private readonly selector: ProxySelector;
   private readonly choices = new Map<string, Promise<ProxyChoice[]>>();
-  /** One route per proxy: its authentication state, its tunnels, its plain-HTTP lanes (SOCKS: `plain`). */
-  private readonly routes = new Map<string, Route>();
+  /** One route per proxy used: its authentication state, its tunnels, its plain-HTTP lanes (each built when first used). */
+  private readonly routes = new Map<string, ProxyRoute>();
 
   constructor(options: TransportOptions = {}) {
     this.options = resolveTransportOptions(options);
@@ -76,6 +75,7 @@ export class Transport {
     this.selector = new ProxySelector({
       ...(p.proxy !== undefined ? { proxy: p.proxy } : {}),
       ...(p.pac !== undefined ? { pac: p.pac } : {}),
+      ...(p.selectProxy ? { selectProxy: p.selectProxy } : {}),
       ...(p.env !== undefined ? { env: p.env } : {}),
       // A PAC file on a web server is fetched directly (never through the proxy it chooses).
       fetchText: (url: string) => fetchPac(url, options),
@@ -92,7 +92,7 @@ export class Transport {
     return this.selector.choose(new URL(url));
   }
 
-  private route(proxy: URL): Route {
+  private route(proxy: URL): ProxyRoute {
     const key = proxy.href;
     let r = this.routes.get(key);
     if (!r) {
@@ -108,16 +108,12 @@ export class Transport {
         }),
       });
       const pool = { keepAlive: true, maxSockets: o.connectionsPerOrigin, timeout: o.keepAliveTimeout, scheduling: 'lifo' as const };
-      const timeouts = { connectTimeout: o.connectTimeout, answerTimeout: o.headersTimeout };
-      // A SOCKS5 proxy carries both schemes over its own connections (connect/socks.ts); its
-      // ForwardPool is never used (it opens nothing until asked).
-      const socks = isSocksProxy(proxy);
-      r = {
+      r = new ProxyRoute(
+        proxy,
         auth,
-        tunnels: new (socks ? SocksHttpsAgent : TunnelAgent)(proxy, auth, timeouts, { ...pool, ...this.trust }),
-        forward: new ForwardPool(proxy, auth, { lanes: o.connectionsPerOrigin, keepAliveTimeout: o.keepAliveTimeout }),
-        ...(socks ? { plain: new SocksHttpAgent(proxy, auth, timeouts, pool) } : {}),
-      };
+        { timeouts: { connectTimeout: o.connectTimeout, answerTimeout: o.headersTimeout }, agent: { ...pool, ...this.trust }, plain: pool },
+        { lanes: o.connectionsPerOrigin, keepAliveTimeout: o.keepAliveTimeout },
+      );
       this.routes.set(key, r);
     }
     return r;
@@ -341,22 +337,10 @@ export class Transport {
   async close(): Promise<void> {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
-    for (const r of this.routes.values()) {
-      r.tunnels.destroy();
-      r.forward.close();
-      r.plain?.destroy();
-    }
+    for (const r of this.routes.values()) r.close();
     this.routes.clear();
     this.selector.close();
   }
-}
-
-interface Route {
-  auth: ProxyAuth;
-  tunnels: TunnelAgent;
-  forward: ForwardPool;
-  /** Plain HTTP over SOCKS5 (HTTP proxies use `forward`). */
-  plain?: HttpAgent;
 }
 
 /** An http(s) URL to request, or E_USAGE naming it (without its userinfo). */

@@ -193,7 +193,9 @@ describe('PacScript: bad scripts fail cleanly (E_PROXY naming the file), never h
 
   test('endless recursion', async () => {
     const script = await PacScript.create('function FindProxyForURL(url, host) { function f(n) { return f(n + 1) + 1; } return f(0); }', limits);
-    await rejectsWith(script.findProxy(MSDL), 'E_PROXY', /RangeError: Maximum call stack size exceeded/);
+    // QuickJS's own stack check (RangeError) or, when the WebAssembly stack runs out first, a trap:
+    // which comes first varies from run to run; either is an E_PROXY naming the file, and the VM is dropped.
+    await rejectsWith(script.findProxy(MSDL), 'E_PROXY', /^the PAC file bad\.pac failed for msdl\.microsoft\.com: (RangeError: Maximum call stack size exceeded|RuntimeError: memory access out of bounds)$/);
     script.dispose();
   });
 
@@ -244,3 +246,60 @@ describe('PacScript: bad scripts fail cleanly (E_PROXY naming the file), never h
   });
 });
 
+
+/** Regressions of issue 14 defect 7: the sandbox's limits must hold against a hostile PAC file. */
+describe('PacScript: hostile scripts stay inside the limits', () => {
+  // Allocation-heavy loops: each garbage collection left a gap between two calls of the interrupt
+  // handler, which was taken for the VM waiting, so the run-time limit never fired and the loop
+  // ran to the call deadline.
+  for (const [what, body] of [
+    ['an array of arrays', 'var a = []; while (true) { a.push([1, 2, 3, 4, 5, 6, 7, 8]); }'],
+    ['short-lived objects and strings', 'var n = 0; while (true) { var o = { a: n++ }; var s = String(n) + "abc"; }'],
+    ['a growing array of strings', 'var a = []; for (;;) a.push("abcdefgh" + a.length);'],
+  ] as const) {
+    test(`an allocation-heavy loop (${what}) is stopped by the run-time limit, not the call deadline`, async () => {
+      // The default run-time limit (2 s) and room enough in the heap that only it can stop the loop.
+      const script = await PacScript.create(`function FindProxyForURL(url, host) { ${body} }`, { name: 'hostile.pac', timeoutMs: 15_000, memoryLimit: 256 * 1024 * 1024 });
+      await rejectsWith(script.findProxy(MSDL), 'E_PROXY', /^the PAC file hostile\.pac failed for msdl\.microsoft\.com: the script ran for more than 2000 ms without stopping and was interrupted$/);
+      script.dispose();
+    });
+  }
+
+  test('memory growth is bounded: repeated failing calls (a fresh VM each) keep the RSS within a few hundred MB', async () => {
+    const script = await PacScript.create('function FindProxyForURL(url, host) { var a = []; for (;;) a.push({ x: a.length, s: "y" + a.length }); }', {
+      name: 'hostile.pac',
+      timeoutMs: 60_000,
+      cpuTimeoutMs: 60_000,
+    });
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sample = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 10);
+    try {
+      for (let i = 0; i < 4; i++) {
+        await rejectsWith(script.findProxy(new URL(`https://h${i}.example/`)), 'E_PROXY', /ran out of memory \(sandbox limit\)/);
+      }
+    } finally {
+      clearInterval(sample);
+      script.dispose();
+    }
+    peak = Math.max(peak, process.memoryUsage().rss);
+    assert.ok(peak - before < 512 * 1024 * 1024, `RSS grew by ${Math.round((peak - before) / 1048576)} MiB`);
+  });
+
+  test('an answer of 100 000 characters is refused (E_PROXY), never parsed', async () => {
+    const script = await PacScript.create('function FindProxyForURL(url, host) { return new Array(100001).join("x"); }', { name: 'hostile.pac' });
+    await rejectsWith(script.findProxy(MSDL), 'E_PROXY', /^the PAC file hostile\.pac answered 100000 characters for msdl\.microsoft\.com, more than the 65536 /);
+    script.dispose();
+  });
+
+  test('an answer of 20 MiB built in the sandbox is refused too', async () => {
+    const script = await PacScript.create('function FindProxyForURL(url, host) { var s = "PROXY a:1;"; while (s.length < 20 * 1024 * 1024) s += s; return s; }', {
+      name: 'hostile.pac',
+      memoryLimit: 64 * 1024 * 1024,
+    });
+    await rejectsWith(script.findProxy(MSDL), 'E_PROXY', /hostile\.pac (answered \d+ characters|failed for msdl\.microsoft\.com: the script ran out of memory)/);
+    script.dispose();
+  });
+});

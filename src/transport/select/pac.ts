@@ -39,6 +39,19 @@ const DEFAULT_CPU_TIMEOUT_MS = 2_000;
 const DEFAULT_MEMORY_LIMIT = 32 * 1024 * 1024;
 /** PAC files of real networks are tens of KB; this only stops a runaway download. */
 const MAX_PAC_CHARS = 4 * 1024 * 1024;
+/**
+ * An answer is a few `PROXY host:port` entries; real ones are well under 1 KB. A longer one is the
+ * script misbehaving, and everything after (parsing, messages) must not pay for its size.
+ */
+export const MAX_PAC_ANSWER_CHARS = 64 * 1024;
+/**
+ * QuickJS's `memoryLimit` counts what its allocator was asked for, not what the WebAssembly
+ * memory grew to: many small objects (allocator overhead, fragmentation, GC bookkeeping) took the
+ * linear memory to several times the limit, and the reviews measured GBs of RSS. So the interrupt
+ * handler also watches the linear memory itself, and stops the script once it passes this
+ * multiple of the limit (what the runtime needs at start is well below).
+ */
+const LINEAR_MEMORY_FACTOR = 2;
 
 type Resolver = ReturnType<typeof createPacResolver>;
 type HostFunction = (...args: never[]) => unknown;
@@ -75,7 +88,7 @@ class HostCalls {
 interface Limits {
   deadline: number;
   /** Which limit stopped the script last. */
-  stoppedBy: 'deadline' | 'cpu' | undefined;
+  stoppedBy: 'deadline' | 'cpu' | 'memory' | undefined;
 }
 
 /** One compiled copy of the script in its own VM. */
@@ -149,24 +162,42 @@ export class PacScript {
     // - the deadline of the call in progress (or of loading the script). It also holds when the
     //   script loops on host calls, whose answers arrive on microtasks that no timer can preempt.
     //   Between calls the deadline is -Infinity: stray code (a job left by a failed call) stops at once;
-    // - a long uninterrupted run (a `while (true) {}`), to stop it well before the deadline. A gap
-    //   between two calls of the handler means the VM was waiting, so it starts a new run.
+    // - a long uninterrupted run (a `while (true) {}`), to stop it well before the deadline. A run
+    //   starts when the host enters the VM (enterVm below: a call, the load, a resumed job). It
+    //   was once guessed from gaps between two calls of the handler, but a garbage collection makes
+    //   such a gap too, so an allocation-heavy loop never hit the limit and ran to the deadline;
+    // - the size of the VM's linear memory (LINEAR_MEMORY_FACTOR).
     const limits: Limits = { deadline: performance.now() + this.timeoutMs, stoppedBy: undefined };
-    let lastTick = Number.NEGATIVE_INFINITY;
-    let runStart = 0;
+    const memoryLimit = this.options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
+    let linearMemory: { buffer: ArrayBuffer } | undefined;
+    let runStart = performance.now();
+    let depth = 0;
     const interruptHandler = (): boolean => {
       const now = performance.now();
       if (now > limits.deadline) {
         limits.stoppedBy = 'deadline';
         return true;
       }
-      if (now - lastTick > 20) runStart = now;
-      lastTick = now;
       if (now - runStart > cpuTimeoutMs) {
         limits.stoppedBy = 'cpu';
         return true;
       }
+      if (linearMemory && linearMemory.buffer.byteLength > LINEAR_MEMORY_FACTOR * memoryLimit) {
+        limits.stoppedBy = 'memory';
+        return true;
+      }
       return false;
+    };
+    /** Wraps a VM entry point: the outermost entry starts a run (nested ones are host calls inside it). */
+    const enterVm = <A extends unknown[], R>(fn: (...args: A) => R): ((...args: A) => R) => {
+      return (...args: A): R => {
+        if (depth++ === 0) runStart = performance.now();
+        try {
+          return fn(...args);
+        } finally {
+          depth--;
+        }
+      };
     };
 
     // Loaded only when a PAC file is used: the sandbox and its JavaScript parser cost ~0.1 s of
@@ -174,10 +205,18 @@ export class PacScript {
     const [{ createPacResolver, sandbox: pacBuiltins }, { QuickJS }] = await Promise.all([import('pac-resolver'), import('quickjs-wasi')]);
     let vm: QuickJS;
     try {
-      vm = await QuickJS.create({ memoryLimit: this.options.memoryLimit ?? DEFAULT_MEMORY_LIMIT, interruptHandler });
+      vm = await QuickJS.create({ memoryLimit, interruptHandler });
     } catch (err) {
       throw new SymsrvError('E_PROXY', `cannot start the sandbox for the PAC file ${name}: ${messageOf(err)}`, { cause: err, subject: name });
     }
+    // quickjs-wasi does not declare its instance's exports public; without them only memoryLimit holds.
+    const exported = (vm as unknown as { exports?: { memory?: { buffer?: unknown } } }).exports?.memory;
+    if (exported?.buffer instanceof ArrayBuffer) linearMemory = exported as { buffer: ArrayBuffer };
+    // Every way the host runs script code: the load (evalCode), a call (callFunction), and the jobs
+    // resumed after a host answer (executePendingJobs, wrapped again in guardJobs).
+    vm.evalCode = enterVm(vm.evalCode.bind(vm));
+    vm.callFunction = enterVm(vm.callFunction.bind(vm));
+    vm.executePendingJobs = enterVm(vm.executePendingJobs.bind(vm));
 
     const hostCalls = new HostCalls();
     const extra: Record<string, HostFunction> = {};
@@ -206,7 +245,7 @@ export class PacScript {
       };
       if (hostCalls.pending === 0) free();
       else hostCalls.onIdle = free;
-      const why = limits.stoppedBy === 'deadline' ? `loading it took more than ${this.timeoutMs} ms` : errorText(cause, cpuTimeoutMs);
+      const why = limits.stoppedBy === 'deadline' ? `loading it took more than ${this.timeoutMs} ms` : errorText(cause, cpuTimeoutMs, limits.stoppedBy);
       throw new SymsrvError('E_PROXY', `the PAC file ${name} cannot be used: ${why}`, { cause, subject: name });
     }
     limits.deadline = Number.NEGATIVE_INFINITY;
@@ -255,6 +294,8 @@ export class PacScript {
         (value: unknown) => {
           if (typeof value !== 'string') {
             fail(new SymsrvError('E_PROXY', `the PAC file ${this.name} answered ${describeValue(value)} for ${host}, not a string like "PROXY host:port; DIRECT"`, { subject: this.name }));
+          } else if (value.length > MAX_PAC_ANSWER_CHARS) {
+            fail(new SymsrvError('E_PROXY', `the PAC file ${this.name} answered ${value.length} characters for ${host}, more than the ${MAX_PAC_ANSWER_CHARS} a list of proxies can need`, { subject: this.name }));
           } else if (finish()) {
             resolve(value);
           }
@@ -269,7 +310,7 @@ export class PacScript {
     if (generation.limits.stoppedBy === 'deadline' && isInterrupt(cause)) {
       return new SymsrvError('E_PROXY', `the PAC file ${this.name} did not answer for ${host} within ${this.timeoutMs} ms`, { cause, subject: this.name });
     }
-    return new SymsrvError('E_PROXY', `the PAC file ${this.name} failed for ${host}: ${errorText(cause, this.cpuTimeoutMs)}`, { cause, subject: this.name });
+    return new SymsrvError('E_PROXY', `the PAC file ${this.name} failed for ${host}: ${errorText(cause, this.cpuTimeoutMs, generation.limits.stoppedBy)}`, { cause, subject: this.name });
   }
 
   /**
@@ -369,8 +410,9 @@ function isInterrupt(err: Error): boolean {
 }
 
 /** A script error (QuickJS, esprima, degenerator, a host function) as one line. */
-function errorText(err: Error, cpuTimeoutMs: number): string {
+function errorText(err: Error, cpuTimeoutMs: number, stoppedBy?: Limits['stoppedBy']): string {
   const { name, message } = err;
+  if (isInterrupt(err) && stoppedBy === 'memory') return 'the script ran out of memory (sandbox limit)';
   if (isInterrupt(err)) return `the script ran for more than ${cpuTimeoutMs} ms without stopping and was interrupted`;
   if (isInternal(err, 'out of memory')) return 'the script ran out of memory (sandbox limit)';
   return name && name !== 'Error' && !message.startsWith(name) ? `${name}: ${message}` : message;

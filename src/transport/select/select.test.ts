@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { isSymsrvError } from '../../errors.js';
-import { describeProxy, parseProxyOption, ProxySelector, selectProxies, type ProxyChoice, type ProxySettings } from './select.js';
+import { isSymsrvError, SymsrvError } from '../../errors.js';
+import { describeProxy, MAX_PAC_CANDIDATES, parseProxyOption, ProxySelector, selectProxies, type ProxyChoice, type ProxySettings } from './select.js';
 import type { InternetSettings } from './windows.js';
 
 /** The corporate PAC file of pac.test.ts, cut down (kept here: importing a test file runs its tests). */
@@ -236,8 +236,12 @@ describe('environment variables, read as curl reads them (curl(1) ENVIRONMENT, l
     ['https: the scheme variable before all_proxy', MSDL, { HTTPS_PROXY: 'http://tls:1', all_proxy: 'http://all:3' }, ['http://tls:1', 'env:HTTPS_PROXY']],
     ['https: http_proxy is not for https', MSDL, { http_proxy: 'http://web:4' }, ['DIRECT', 'direct']],
     ['http: http_proxy', HTTP_STORE, { http_proxy: 'http://web:4', HTTPS_PROXY: 'http://tls:1' }, ['http://web:4', 'env:http_proxy']],
-    ['http: upper-case HTTP_PROXY is never read (httpoxy)', HTTP_STORE, { HTTP_PROXY: 'http://attacker:8080' }, ['DIRECT', 'direct']],
-    ['http: ... but ALL_PROXY is', HTTP_STORE, { HTTP_PROXY: 'http://attacker:8080', ALL_PROXY: 'http://all:3' }, ['http://all:3', 'env:ALL_PROXY']],
+    ['http: upper-case HTTP_PROXY is read (Go, Python, undici)', HTTP_STORE, { HTTP_PROXY: 'http://upper:8080' }, ['http://upper:8080', 'env:HTTP_PROXY']],
+    ['http: http_proxy before HTTP_PROXY', HTTP_STORE, { http_proxy: 'http://lower:1', HTTP_PROXY: 'http://upper:2' }, ['http://lower:1', 'env:http_proxy']],
+    ['http: HTTP_PROXY before ALL_PROXY', HTTP_STORE, { HTTP_PROXY: 'http://upper:2', ALL_PROXY: 'http://all:3' }, ['http://upper:2', 'env:HTTP_PROXY']],
+    ['http: in a CGI context (REQUEST_METHOD) HTTP_PROXY is not read (httpoxy)', HTTP_STORE, { HTTP_PROXY: 'http://attacker:8080', REQUEST_METHOD: 'GET' }, ['DIRECT', 'direct']],
+    ['http: ... but ALL_PROXY is', HTTP_STORE, { HTTP_PROXY: 'http://attacker:8080', REQUEST_METHOD: 'GET', ALL_PROXY: 'http://all:3' }, ['http://all:3', 'env:ALL_PROXY']],
+    ['http: ... and so is lower-case http_proxy (no header can set it)', HTTP_STORE, { http_proxy: 'http://web:4', REQUEST_METHOD: 'POST' }, ['http://web:4', 'env:http_proxy']],
     ['http: HTTPS_PROXY is not for http', HTTP_STORE, { HTTPS_PROXY: 'http://tls:1' }, ['DIRECT', 'direct']],
     ['a bare host:port', MSDL, { HTTPS_PROXY: 'proxy.corp.example:3128' }, ['http://proxy.corp.example:3128', 'env:HTTPS_PROXY']],
   ];
@@ -245,9 +249,9 @@ describe('environment variables, read as curl reads them (curl(1) ENVIRONMENT, l
     test(name, async () => assert.deepEqual(await pick(target, { env, platform: 'linux' }), [expected]));
   }
 
-  test('an ignored HTTP_PROXY is mentioned in the detail', async () => {
-    const [choice] = await selectProxies(HTTP_STORE, { env: { HTTP_PROXY: 'http://attacker:8080' }, platform: 'linux' });
-    assert.match(choice?.detail ?? '', /HTTP_PROXY is ignored for http:\/\/ URLs: only lower-case http_proxy is read, as curl does \(httpoxy\)/);
+  test('an HTTP_PROXY ignored in a CGI context is mentioned in the detail', async () => {
+    const [choice] = await selectProxies(HTTP_STORE, { env: { HTTP_PROXY: 'http://attacker:8080', REQUEST_METHOD: 'GET' }, platform: 'linux' });
+    assert.match(choice?.detail ?? '', /HTTP_PROXY is ignored because REQUEST_METHOD is set \(a CGI program, .*httpoxy\)/);
   });
 
   test('the detail says whether NO_PROXY matched', async () => {
@@ -543,7 +547,8 @@ describe('no detail ever holds a password', () => {
     { env: { HTTPS_PROXY: `http://alice:${secret}@env:1`, http_proxy: `http://alice:${secret}@env:1` } },
     { env: { ALL_PROXY: `http://alice:${secret}@all:1` } },
     { env: { HTTPS_PROXY: `http://alice:${secret}@env:1`, http_proxy: `http://alice:${secret}@env:1`, NO_PROXY: '*' } },
-    { env: { HTTP_PROXY: `http://alice:${secret}@ignored:1` } },
+    { env: { HTTP_PROXY: `http://alice:${secret}@upper:1` } },
+    { env: { HTTP_PROXY: `http://alice:${secret}@ignored:1`, REQUEST_METHOD: 'GET' } },
     { env: {}, platform: 'win32', readWindowsSettings: async () => ({ proxyEnable: true, proxyServer: `http://alice:${secret}@win:1` }) },
   ];
   for (const [i, settings] of settingsList.entries()) {
@@ -555,4 +560,68 @@ describe('no detail ever holds a password', () => {
       }
     });
   }
+});
+
+/** Regressions of issue 14 defect 7: what a hostile PAC answer costs. */
+describe('PAC answers from a hostile script', () => {
+  const pacScript = (body: string): ProxySettings => ({
+    pac: 'http://pac.test/proxy.pac',
+    fetchText: async () => `function FindProxyForURL(url, host) { ${body} }`,
+  });
+
+  test(`thousands of candidates: only the first ${MAX_PAC_CANDIDATES} are kept, and the detail says so`, async () => {
+    const choices = await selectProxies(MSDL, pacScript('var a = []; for (var i = 0; i < 4000; i++) a.push("PROXY h" + i + ":1"); return a.join(";");'));
+    assert.equal(choices.length, MAX_PAC_CANDIDATES);
+    assert.deepEqual(choices.slice(0, 2).map((c) => describeProxy(c.url)), ['http://h0:1', 'http://h1:1']);
+    assert.match(choices[0]?.detail ?? '', new RegExp(`only the first ${MAX_PAC_CANDIDATES} candidates are kept`));
+    assert.ok((choices[0]?.detail.length ?? 0) < 2_000, 'the detail stays one readable line');
+  });
+
+  test('a 60 000-character answer without blanks completes, and its message is cut (no usable proxy in it: an error, never DIRECT)', async () => {
+    await assert.rejects(selectProxies(MSDL, pacScript('return "PROXY " + new Array(60000).join("a") + ":1";')), (err) => {
+      assert.ok(err instanceof SymsrvError && err.code === 'E_PROXY', String(err));
+      assert.ok(err.message.length < 2_000, `${err.message.length} characters`);
+      return true;
+    });
+  });
+
+  test('a password in a skipped entry never reaches the detail', async () => {
+    const choices = await selectProxies(MSDL, pacScript('return "PROXY alice:hunter2@a:1; PROXY ok:2";'));
+    assert.deepEqual(choices.map((c) => describeProxy(c.url)), ['http://ok:2']);
+    for (const c of choices) {
+      assert.ok(!c.detail.includes('hunter2') && !c.detail.includes('alice'), c.detail);
+    }
+  });
+});
+
+describe('selectProxy: a caller-injected proxy resolver (as proxy-agent getProxyForUrl)', () => {
+  const env = { HTTPS_PROXY: 'http://env:1' };
+  const cases: [name: string, answer: Awaited<ReturnType<NonNullable<ProxySettings['selectProxy']>>>, expected: [string, string][]][] = [
+    ['a proxy beats the option and the environment', 'http://ide:8080', [['http://ide:8080', 'caller']]],
+    ['host:port', 'ide:8080', [['http://ide:8080', 'caller']]],
+    ["'direct'", 'direct', [['DIRECT', 'caller']]],
+    ['null is direct', null, [['DIRECT', 'caller']]],
+    ['undefined: symsrv decides', undefined, [['http://opt:2', 'option']]],
+    ['candidates, in order', [{ url: new URL('http://a:1'), source: 'pac', detail: 'IDE PAC' }, { url: null, source: 'pac', detail: '' }], [['http://a:1', 'caller'], ['DIRECT', 'caller']]],
+  ];
+  for (const [name, answer, expected] of cases) {
+    test(name, async () => assert.deepEqual(await pick(MSDL, { env, proxy: 'opt:2', selectProxy: async () => answer }), expected));
+  }
+
+  test('it is given the whole URL; its proxy keeps credentials on the URL but never in the detail', async () => {
+    let asked = '';
+    const [choice] = await selectProxies(MSDL, { selectProxy: async (url) => ((asked = url), 'http://alice:hunter2@ide:8080') });
+    assert.equal(asked, MSDL.href);
+    assert.equal(choice?.url?.password, 'hunter2');
+    assert.equal(choice?.detail, 'the selectProxy callback answered http://ide:8080 for https://msdl.microsoft.com/');
+  });
+
+  test('a bad answer is E_USAGE, a throw is E_PROXY naming the host', async () => {
+    await assert.rejects(selectProxies(MSDL, { selectProxy: async () => 'socks4://x:1' }), usageError(/^the selectProxy callback 'socks4:\/\/x:1'/));
+    await assert.rejects(selectProxies(MSDL, { selectProxy: async () => [] }), usageError(/non-empty list/));
+    await assert.rejects(
+      selectProxies(MSDL, { selectProxy: async () => Promise.reject(new Error('IDE gone')) }),
+      (err: unknown) => isSymsrvError(err, 'E_PROXY') && err.message === 'the selectProxy callback failed for https://msdl.microsoft.com/: IDE gone',
+    );
+  });
 });

@@ -1,29 +1,41 @@
-import { isSymsrvError, SymsrvError } from '../../errors.js';
+import { isSymsrvError, messageOf, SymsrvError } from '../../errors.js';
 import { findNoProxyMatch } from './noproxy.js';
+import { describeProxy, parseProxy, withHttpScheme } from './parse-proxy.js';
+import { MAX_PAC_CANDIDATES, pacChoices } from './pac-choices.js';
 import { pacRequestUrl, type PacScript } from './pac.js';
-import { loadPacScript, parsePacResult } from './pac-file.js';
+import { loadPacScript } from './pac-file.js';
 import { maskUserinfo } from '../../redact.js';
 import { proxyFromInternetSettings, readInternetSettings, type InternetSettings } from './windows.js';
+import { decideDesktop, type DesktopProxySettings } from './desktop.js';
+import { readDesktopSettings } from './desktop-read.js';
 
 /**
  * Which proxy a request to a URL goes through, and why. First match wins (docs/proxy-selection.md):
  *
+ *  0. the caller's `selectProxy(url)` resolver, if it has an opinion;
  *  1. the `proxy` option: `host:port`, `http://[user:pw@]host:port`, or `'direct'` (CLI `--no-proxy`);
  *     `null` or absent means "the default", as SymSrv's `SSRVOPT_PROXY` with NULL data;
  *  2. the `pac` option: a PAC file (URL or path), whose answer can list several candidates;
  *  3. `_NT_SYMBOL_PROXY=host:port`, SymSrv's own variable;
- *  4. `https_proxy`/`HTTPS_PROXY` (https URLs), `http_proxy` (http URLs; never upper-case
- *     `HTTP_PROXY`), then `all_proxy`/`ALL_PROXY`, lower case first, minus `no_proxy`/`NO_PROXY`:
- *     all read as curl reads them;
+ *  4. `https_proxy`/`HTTPS_PROXY` (https URLs), `http_proxy`/`HTTP_PROXY` (http URLs; the
+ *     upper-case one not in a CGI context, where `REQUEST_METHOD` is set), then
+ *     `all_proxy`/`ALL_PROXY`, lower case first, minus `no_proxy`/`NO_PROXY`;
  *  5. on Windows, the Internet Settings: the AutoConfigURL PAC file, else the manual proxy with
  *     its ProxyOverride list;
+ *  5b. elsewhere, the desktop's settings: GNOME (gsettings), KDE (kioslaverc), macOS (scutil),
+ *     read by gnome.ts, kde.ts, macos.ts into one shape (desktop.ts): a PAC URL, or a manual
+ *     proxy with its exceptions;
  *  6. direct.
  *
  * Each answer records where it came from and a sentence saying why (as vscode-proxy-agent records
  * `env`/`setting`/`system`), for `symsrv path` and `--verbose`. A sentence never holds a password:
  * proxies are printed with describeProxy, raw values through redaction.
  */
+export { describeProxy, isSocksProxy, parseProxyOption, proxyPort } from './parse-proxy.js';
+export { MAX_PAC_CANDIDATES } from './pac-choices.js';
+
 export type ProxySource =
+  | 'caller'
   | 'option'
   | '_NT_SYMBOL_PROXY'
   | 'env:HTTPS_PROXY'
@@ -33,6 +45,9 @@ export type ProxySource =
   | 'env:ALL_PROXY'
   | 'env:all_proxy'
   | 'windows'
+  | 'gnome'
+  | 'kde'
+  | 'macos'
   | 'pac'
   | 'no_proxy'
   | 'direct';
@@ -45,7 +60,17 @@ export type ProxyChoice = {
   detail: string;
 };
 
+/**
+ * A caller's own proxy resolution (as proxy-agent's `getProxyForUrl`; an IDE host plugs in the
+ * proxy its user configured). Asked first, with the URL requested; it answers a proxy (`host:port`,
+ * `http://[user:pw@]host:port`), `'direct'`, null (direct), a list of candidates tried in order, or
+ * undefined: "no opinion", symsrv's own steps decide.
+ */
+export type ProxyResolver = (url: string) => Promise<string | null | undefined | ProxyChoice[]>;
+
 export interface ProxySettings {
+  /** Asked before every other step (see ProxyResolver). */
+  selectProxy?: ProxyResolver;
   /** `host:port`, `http://host:port`, `http://user:pw@host:port`, `'direct'`; null/absent = the default. */
   proxy?: string | null | 'direct';
   /** A PAC file: `http(s)://` URL (downloaded with fetchText), `file:` URL or path. */
@@ -58,43 +83,10 @@ export interface ProxySettings {
   fetchText?: (url: string) => Promise<string>;
   /** Defaults to `reg query` of HKCU\...\Internet Settings (windows.ts). */
   readWindowsSettings?: () => Promise<InternetSettings | undefined>;
+  /** Defaults to the reader of the desktop named by the platform and XDG_CURRENT_DESKTOP (desktop-read.ts). */
+  readDesktopSettings?: () => Promise<DesktopProxySettings | undefined>;
   /** Receives the PAC script's alert() messages. */
   onPacAlert?: (message: string) => void;
-}
-
-/**
- * Parses a proxy given by the user: `host:port`, `[v6]:port`, `http://host[:port]`,
- * `http://user:pw@host:port`, `socks5://[user:pw@]host:port`, `socks5h://...`. `https://` (TLS to
- * the proxy) and SOCKS4 (`socks://`, `socks4://`, `socks4a://`) are refused with a message saying so. Without a scheme the port is required (tools disagree on
- * its default: curl 1080, others 80); with `http://` it defaults to 80. E_USAGE on anything else.
- */
-export function parseProxyOption(text: string): URL {
-  return parseProxy(text, 'proxy');
-}
-
-/** `http://host:port` of a proxy, never its credentials; `DIRECT` for null. */
-export function describeProxy(url: URL | null): string {
-  if (url === null) return 'DIRECT';
-  return `${url.protocol}//${url.hostname}:${proxyPort(url)}`;
-}
-
-/**
- * Whether a proxy URL names a SOCKS5 proxy (`socks5:` resolves target names here, `socks5h:` at
- * the proxy): how every selection step (option, environment, PAC, desktop settings) hands a SOCKS
- * proxy to the transport, which routes it to connect/socks.ts.
- */
-export function isSocksProxy(url: URL | null): boolean {
-  return url !== null && (url.protocol === 'socks5:' || url.protocol === 'socks5h:');
-}
-
-function isSocksScheme(scheme: string): boolean {
-  return scheme === 'socks5' || scheme === 'socks5h';
-}
-
-/** The proxy's port: the URL's, else the scheme's default (SOCKS 1080, RFC 1928 §3; HTTP 80). */
-export function proxyPort(url: URL): number {
-  if (url.port) return Number(url.port);
-  return isSocksProxy(url) ? 1080 : url.protocol === 'https:' ? 443 : 80;
 }
 
 /** The ordered candidates for one request (PAC can give several, every other step one). */
@@ -108,10 +100,12 @@ export async function selectProxies(target: URL, settings: ProxySettings): Promi
 }
 
 const HTTPS_VARS = ['https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY'] as const;
-// Upper-case HTTP_PROXY is never read: in a CGI environment it is set from the request's `Proxy:`
-// header ("httpoxy", CVE-2016-5385 and siblings), so a client could pick our proxy. curl reads
-// only the lower-case http_proxy for this reason (lib/proxy.c); we follow curl.
-const HTTP_VARS = ['http_proxy', 'all_proxy', 'ALL_PROXY'] as const;
+// Upper-case HTTP_PROXY is read (Go's net/http, Python, undici's EnvHttpProxyAgent and Docker do,
+// and on Windows names are case-insensitive anyway), except in a CGI context: there the server sets
+// HTTP_PROXY from the request's `Proxy:` header ("httpoxy", CVE-2016-5385), so a client could pick
+// our proxy. Go's httpproxy treats a set REQUEST_METHOD as that context; so do we. (curl never reads
+// HTTP_PROXY; the lower-case http_proxy cannot come from a header, so it is read even there.)
+const HTTP_VARS = ['http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY'] as const;
 
 /**
  * Chooses proxies for many requests: the `proxy` option is checked when built (E_USAGE at once),
@@ -123,6 +117,7 @@ export class ProxySelector {
   private readonly settings: ProxySettings;
   private readonly option: ProxyChoice | undefined;
   private windows: Promise<InternetSettings | undefined> | undefined;
+  private desktop: Promise<DesktopProxySettings | undefined> | undefined;
   private readonly pacScripts = new Map<string, Promise<PacScript>>();
   private readonly pacAnswers = new Map<string, Promise<ProxyChoice[]>>();
 
@@ -137,6 +132,10 @@ export class ProxySelector {
   async choose(target: URL): Promise<ProxyChoice[]> {
     if (target.protocol !== 'http:' && target.protocol !== 'https:') {
       return [{ url: null, source: 'direct', detail: `${target.protocol} URLs do not go through a proxy` }];
+    }
+    if (this.settings.selectProxy) {
+      const fromCaller = await callerChoices(this.settings.selectProxy, target);
+      if (fromCaller) return fromCaller;
     }
     if (this.option) return [this.option];
     if (this.settings.pac !== undefined) return this.fromPac(this.settings.pac, target, 'the pac option');
@@ -154,8 +153,11 @@ export class ProxySelector {
       const fromWindows = await this.fromWindows(target, notes);
       if (fromWindows) return fromWindows.map((c) => withNotes(c, notes));
     }
+    const desktop = platform === 'win32' ? undefined : await this.fromDesktop(target, env, platform, notes);
+    if (desktop) return desktop.map((c) => withNotes(c, notes));
     const checked = ['proxy option', 'pac option', '_NT_SYMBOL_PROXY', ...(target.protocol === 'https:' ? HTTPS_VARS : HTTP_VARS)];
     if (platform === 'win32') checked.push('Windows Internet Settings');
+    else if (this.desktopName) checked.push(this.desktopName);
     return [withNotes({ url: null, source: 'direct', detail: `no proxy is configured (checked ${checked.join(', ')}): connecting directly` }, notes)];
   }
 
@@ -200,6 +202,26 @@ export class ProxySelector {
     return pacChoices(answer, target, `the PAC file ${maskUserinfo(pac)} (${from})`);
   }
 
+  private desktopName: string | undefined;
+
+  /** GNOME, KDE or macOS settings (desktop.ts); read once. A PAC file they name that fails is an error, as the pac option's. */
+  private async fromDesktop(target: URL, env: NodeJS.ProcessEnv, platform: NodeJS.Platform, notes: string[]): Promise<ProxyChoice[] | undefined> {
+    const read = this.settings.readDesktopSettings ?? (() => readDesktopSettings(platform, env));
+    this.desktop ??= Promise.resolve()
+      .then(read)
+      .catch(() => undefined);
+    const settings = await this.desktop;
+    if (!settings) return undefined;
+    this.desktopName = settings.setting;
+    notes.push(...(settings.notes ?? []));
+    const decision = decideDesktop(settings, target);
+    if (!decision) return undefined;
+    if (decision.kind === 'pac') return this.fromPac(decision.url, target, settings.setting);
+    if (decision.kind === 'direct') return [{ url: null, source: settings.source, detail: decision.detail }];
+    const url = decision.proxy.startsWith('socks5://') ? socksUrl(decision.proxy, settings.setting) : parseProxy(decision.proxy, settings.setting);
+    return [{ url, source: settings.source, detail: `${decision.detail}: ${describeProxy(url)}` }];
+  }
+
   private async fromWindows(target: URL, notes: string[]): Promise<ProxyChoice[] | undefined> {
     const read = this.settings.readWindowsSettings ?? (() => readInternetSettings());
     // Unreadable settings are no settings: the next step decides.
@@ -228,6 +250,46 @@ export class ProxySelector {
   }
 }
 
+async function callerChoices(selectProxy: ProxyResolver, target: URL): Promise<ProxyChoice[] | undefined> {
+  const shown = `${target.protocol}//${target.host}/`;
+  let answer: Awaited<ReturnType<ProxyResolver>>;
+  try {
+    answer = await selectProxy(target.href);
+  } catch (err) {
+    throw new SymsrvError('E_PROXY', `the selectProxy callback failed for ${shown}: ${messageOf(err)}`, { cause: err, subject: shown });
+  }
+  if (answer === undefined) return undefined;
+  if (answer === null || (typeof answer === 'string' && /^\s*direct\s*$/i.test(answer))) {
+    return [{ url: null, source: 'caller', detail: `the selectProxy callback answered direct for ${shown}` }];
+  }
+  if (typeof answer === 'string') {
+    const url = parseProxy(answer, 'the selectProxy callback');
+    return [{ url, source: 'caller', detail: `the selectProxy callback answered ${describeProxy(url)} for ${shown}` }];
+  }
+  if (!Array.isArray(answer) || answer.length === 0 || !answer.every((c) => c && (c.url === null || c.url instanceof URL))) {
+    throw new SymsrvError('E_USAGE', `the selectProxy callback must answer a proxy, 'direct', null, undefined or a non-empty list of { url: URL | null }, not ${typeof answer}`);
+  }
+  return answer.slice(0, MAX_PAC_CANDIDATES).map((c) => ({
+    url: c.url,
+    source: 'caller' as const,
+    detail: typeof c.detail === 'string' && c.detail ? c.detail : `the selectProxy callback answered ${describeProxy(c.url)} for ${shown}`,
+  }));
+}
+
+/**
+ * A SOCKS proxy from desktop settings, as a `socks5:` URL: the transport's SOCKS support (issue 13)
+ * takes such URLs; parseProxy still refuses SOCKS where the user types a proxy.
+ */
+function socksUrl(text: string, where: string): URL {
+  try {
+    const url = new URL(text);
+    if (url.hostname && url.port) return url;
+  } catch {
+    // below
+  }
+  throw new SymsrvError('E_USAGE', `${where}: the SOCKS proxy '${maskUserinfo(text)}' is not host:port`, { subject: where });
+}
+
 function optionChoice(proxy: string | null | undefined): ProxyChoice | undefined {
   if (proxy === null || proxy === undefined) return undefined;
   if (typeof proxy !== 'string') throw new SymsrvError('E_USAGE', `the proxy option must be a string, 'direct' or null, not ${typeof proxy}`);
@@ -253,15 +315,17 @@ function envChoice(target: URL, env: NodeJS.ProcessEnv, notes: string[]): ProxyC
   const names = https ? HTTPS_VARS : HTTP_VARS;
   let name: (typeof names)[number] | undefined;
   let value: string | undefined;
+  const cgi = envValue(env, 'REQUEST_METHOD') !== undefined;
   for (const n of names) {
     value = envValue(env, n);
-    if (value !== undefined) {
-      name = n;
-      break;
+    if (value === undefined) continue;
+    if (n === 'HTTP_PROXY' && cgi) {
+      notes.push('HTTP_PROXY is ignored because REQUEST_METHOD is set (a CGI program, where HTTP_PROXY may come from a request header: httpoxy)');
+      value = undefined;
+      continue;
     }
-  }
-  if (!https && envValue(env, 'HTTP_PROXY') !== undefined && envValue(env, 'http_proxy') === undefined) {
-    notes.push('HTTP_PROXY is ignored for http:// URLs: only lower-case http_proxy is read, as curl does (httpoxy)');
+    name = n;
+    break;
   }
   if (name === undefined || value === undefined) return undefined;
   const url = parseProxy(value, name);
@@ -287,103 +351,4 @@ function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
 
 function withNotes(choice: ProxyChoice, notes: string[]): ProxyChoice {
   return notes.length === 0 ? choice : { ...choice, detail: `${choice.detail}; ${notes.join('; ')}` };
-}
-
-/** System lists (PAC, ProxyServer) name HTTP proxies as `host[:port]`, port 80 by default. */
-function withHttpScheme(server: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `http://${server}`;
-}
-
-function parseProxy(text: string, where: string): URL {
-  const raw = text.trim();
-  const shown = maskUserinfo(raw);
-  const usage = (why: string): SymsrvError => new SymsrvError('E_USAGE', `${where} '${shown}': ${why}`, { subject: where });
-  if (!raw) throw new SymsrvError('E_USAGE', `${where} is empty: give host:port or http://host:port`, { subject: where });
-
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1]?.toLowerCase();
-  if (scheme === 'https') {
-    throw usage(
-      'https:// proxies (TLS to the proxy itself) are not supported yet; give the proxy as http://host:port ' +
-        '(requests to https:// servers still go through it encrypted, in a CONNECT tunnel)',
-    );
-  }
-  if (scheme !== undefined && scheme.startsWith('socks') && !isSocksScheme(scheme)) {
-    // curl reads socks:// as SOCKS4, which has no password authentication and, without the 4a
-    // extension, no host names: refused rather than guessed.
-    throw usage(`${scheme}:// (SOCKS4) proxies are not supported; give a SOCKS5 proxy as socks5://host:port (local DNS) or socks5h://host:port (DNS at the proxy)`);
-  }
-  if (scheme !== undefined && scheme !== 'http' && !isSocksScheme(scheme)) {
-    throw usage(`${scheme}:// proxies are not supported; give an HTTP proxy as http://host:port or a SOCKS5 proxy as socks5h://host:port`);
-  }
-  if (scheme === undefined && /^direct$/i.test(raw)) throw usage(`'direct' is not a proxy here; to connect directly pass proxy 'direct' (CLI --no-proxy)`);
-
-  const withScheme = scheme === undefined ? `http://${raw}` : raw;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw usage('not a proxy: give host:port or http://host:port');
-  }
-  if (!url.hostname) throw usage('no host name: give host:port or http://host:port');
-  // WHATWG URL parsing leaves the path of a non-special scheme (socks5:) empty, not '/'.
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
-    throw usage('a proxy is host:port, without a path (a PAC file goes in the pac option, CLI --pac)');
-  }
-  if (url.port === '0') throw usage('port 0 is not a port');
-  if (scheme === undefined && !hasPort(withScheme)) {
-    throw usage('no port: write host:port (there is no standard proxy port: curl assumes 1080, most tools 80)');
-  }
-  return url;
-}
-
-/** Whether the authority of `http://...` names a port (the URL parser drops `:80`). */
-function hasPort(urlText: string): boolean {
-  const authority = urlText.slice(urlText.indexOf('://') + 3).split(/[/?#]/, 1)[0] ?? '';
-  const hostPort = authority.slice(authority.lastIndexOf('@') + 1);
-  return hostPort.startsWith('[') ? /\]:\d+$/.test(hostPort) : /:\d+$/.test(hostPort);
-}
-
-function pacChoices(answer: string, target: URL, where: string): ProxyChoice[] {
-  const shownAnswer = truncate(answer.trim().replace(/\S+@/g, '***@'), 200);
-  const head = `${where} answered "${shownAnswer}" for ${pacRequestUrl(target)}`;
-  const skipped: string[] = [];
-  const candidates: { url: URL | null; label: string }[] = [];
-  const seen = new Set<string>();
-  for (const entry of parsePacResult(answer)) {
-    let url: URL | null;
-    if (entry.kind === 'skipped') {
-      skipped.push(`skipped '${entry.text}': ${entry.reason}`);
-      continue;
-    } else if (entry.kind === 'direct') {
-      url = null;
-    } else {
-      try {
-        url = parseProxy(`${entry.scheme}://${entry.server}`, 'PAC entry');
-      } catch (err) {
-        if (!isSymsrvError(err)) throw err;
-        skipped.push(`skipped '${entry.text}': not a host:port`);
-        continue;
-      }
-    }
-    const label = url === null ? 'DIRECT' : `${isSocksProxy(url) ? 'SOCKS5' : 'PROXY'} ${describeProxy(url)}`;
-    if (seen.has(label)) continue;
-    seen.add(label);
-    candidates.push({ url, label });
-  }
-  const notes = skipped.length ? ` (${skipped.join('; ')})` : '';
-  if (candidates.length === 0) {
-    // Never DIRECT in place of a proxy we cannot use (Chromium falls back to DIRECT here): where
-    // direct connections are blocked it fails anyway, and where they are not it bypasses the
-    // network's policy. An empty answer is DIRECT (parsePacResult), so this is always a refusal.
-    throw new SymsrvError('E_PROXY', `${head}: no proxy in it that symsrv can use${notes}; not connecting directly instead`, { subject: where });
-  }
-  return candidates.map((c, i) => ({
-    url: c.url,
-    source: 'pac' as const,
-    detail: `${head}: candidate ${i + 1} of ${candidates.length}, ${c.label}${notes}`,
-  }));
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
