@@ -12,6 +12,7 @@ import { resolveTransportOptions, type ResolvedTransportOptions, type TransportO
 import { withRetry } from './retry.js';
 import { resolveCredentials } from './auth/credentials.js';
 import { drain, ForwardPool } from './connect/forward.js';
+import { headersForHop, takeUserinfo } from './origin-credentials.js';
 import { TITLE } from './auth/types.js';
 import { ProxyAuth } from './auth/proxy-auth.js';
 import { describeProxy, ProxySelector, type ProxyChoice } from './select/select.js';
@@ -129,9 +130,13 @@ export class Transport {
     const headers = { 'user-agent': this.options.userAgent || USER_AGENT, ...options.headers };
     let current = url;
     try {
-      let target = parseRequestUrl(url); // parsed once per hop: redirects hand on their own URL
+      // The store URL's userinfo leaves the URL here: it goes only as Authorization to its own
+      // origin (origin-credentials.ts), never into a request line, a message or another origin.
+      const creds = takeUserinfo(parseRequestUrl(url));
+      let target = creds.url; // parsed once per hop: redirects hand on their own URL
+      current = target.toString();
       for (let hop = 0; ; hop++) {
-        const res = await this.send(target, current, headers, guard, options.onProxy);
+        const res = await this.send(target, current, headersForHop(target, creds, headers), guard, options.onProxy);
         const location = res.headers.location;
         if (!REDIRECTS.has(res.statusCode ?? 0) || typeof location !== 'string') return this.wrap(res, current, guard);
         res.resume();
@@ -146,8 +151,8 @@ export class Transport {
         if (next.protocol !== 'http:' && next.protocol !== 'https:') {
           throw new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(current)}: redirect to a ${next.protocol} URL`, { subject: redactUrl(current), retryable: false });
         }
-        // We send no credentials to origins, so a redirect carries none across hosts (the proxy
-        // layer keeps Proxy-Authorization on the proxy hop only).
+        // headersForHop drops the store's Authorization once a redirect leaves its origin (the
+        // proxy layer keeps Proxy-Authorization on the proxy hop only).
         current = next.toString();
         target = next;
       }

@@ -57,7 +57,7 @@ export class ForwardPool {
       this.release(lane);
     };
     try {
-      const authRequest = { method: 'GET', uri: url.toString() };
+      const authRequest = { method: 'GET', uri: withoutUserinfo(url) };
       const fresh = !lane.socket || lane.socket.destroyed;
       if (fresh) lane.auth = this.auth.connection();
       let header = await lane.auth!.first(authRequest);
@@ -101,7 +101,8 @@ export class ForwardPool {
         host: this.proxy.hostname.replace(/^\[|\]$/g, ''),
         port: Number(this.proxy.port || 80),
         method: 'GET',
-        path: url.toString(),
+        // The transport has already moved userinfo into Authorization; this is the last guard.
+        path: withoutUserinfo(url),
         headers: h,
         agent: lane.agent,
       });
@@ -160,6 +161,15 @@ export class ForwardPool {
   close(): void {
     for (const l of this.lanes) l.agent.destroy();
   }
+}
+
+/** The absolute-URI request target: never with userinfo (RFC 9110 §4.2.4; proxies log this line). */
+function withoutUserinfo(url: URL): string {
+  if (!url.username && !url.password) return url.toString();
+  const u = new URL(url.href);
+  u.username = '';
+  u.password = '';
+  return u.toString();
 }
 
 /** Reads a response out to its end (or its close), so its keep-alive socket goes back to the pool. */
