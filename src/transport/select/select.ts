@@ -303,6 +303,10 @@ function parseProxy(text: string, where: string): URL {
     throw usage('not a proxy: give host:port or http://host:port');
   }
   if (!url.hostname) throw usage('no host name: give host:port or http://host:port');
+  if (!decodable(url.username) || !decodable(url.password)) {
+    // Checked here, so a URIError never escapes later from the credentials (credentials.ts).
+    throw usage('its user name or password has a bad %-escape (write % itself as %25)');
+  }
   if (url.pathname !== '/' || url.search || url.hash) {
     throw usage('a proxy is host:port, without a path (a PAC file goes in the pac option, CLI --pac)');
   }
@@ -311,6 +315,15 @@ function parseProxy(text: string, where: string): URL {
     throw usage('no port: write host:port (there is no standard proxy port: curl assumes 1080, most tools 80)');
   }
   return url;
+}
+
+function decodable(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether the authority of `http://...` names a port (the URL parser drops `:80`). */
