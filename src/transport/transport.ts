@@ -6,12 +6,13 @@ import type { Readable } from 'node:stream';
 import { SymsrvError } from '../errors.js';
 import { USER_AGENT } from '../version.js';
 import { redactUrl, statusError, toTransportError } from './errors.js';
+import { maskUserinfo } from '../redact.js';
 import { RequestGuard } from './guard.js';
 import { trustedContext } from './trust.js';
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
 import { withRetry } from './retry.js';
 import { resolveCredentials } from './auth/credentials.js';
-import { drain, ForwardPool } from './connect/forward.js';
+import { drain, DRAIN_LIMIT, ForwardPool } from './connect/forward.js';
 import { headersForHop, takeUserinfo } from './origin-credentials.js';
 import { TITLE } from './auth/types.js';
 import { ProxyAuth } from './auth/proxy-auth.js';
@@ -147,7 +148,7 @@ export class Transport {
             ...(res.statusCode !== undefined ? { status: res.statusCode } : {}),
           });
         }
-        const next = new URL(location, target);
+        const next = redirectTarget(location, target, current);
         if (next.protocol !== 'http:' && next.protocol !== 'https:') {
           throw new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(current)}: redirect to a ${next.protocol} URL`, { subject: redactUrl(current), retryable: false });
         }
@@ -279,8 +280,10 @@ export class Transport {
       body,
       discard: async () => {
         // A small remainder is drained so the socket can be reused (a body already parsed must
-        // still be read out: regression, repeated 404s starved the pool); a large one is cut.
-        if (contentLength !== undefined && contentLength > 64 * 1024 && !res.readableEnded) {
+        // still be read out: regression, repeated 404s starved the pool); a large one is cut, and
+        // drain() cuts a body without Content-Length past DRAIN_LIMIT (regression: an endless
+        // 404 body was read forever, whatever the timeouts).
+        if (contentLength !== undefined && contentLength > DRAIN_LIMIT && !res.readableEnded) {
           res.destroy();
           return;
         }
@@ -348,6 +351,24 @@ export class Transport {
     this.routes.clear();
     this.selector.close();
   }
+}
+
+/**
+ * Where a redirect leads. A Location no URL parser accepts (`http://[::1`, a port of 99999) is
+ * the server's bad answer: that request's error (so the next store is tried), not a TypeError
+ * that ends the run.
+ */
+function redirectTarget(location: string, base: URL, current: string): URL {
+  try {
+    return new URL(location, base);
+  } catch {
+    const where = redactUrl(current);
+    return badRedirect(where, `a redirect to a bad Location (${JSON.stringify(maskUserinfo(location.slice(0, 200)))})`);
+  }
+}
+
+function badRedirect(where: string, what: string): never {
+  throw new SymsrvError('E_HTTP_STATUS', `GET ${where}: ${what}`, { subject: where, retryable: false });
 }
 
 /** An http(s) URL to request, or E_USAGE naming it (without its userinfo). */

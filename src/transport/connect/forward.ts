@@ -172,11 +172,31 @@ function withoutUserinfo(url: URL): string {
   return u.toString();
 }
 
-/** Reads a response out to its end (or its close), so its keep-alive socket goes back to the pool. */
-export function drain(res: IncomingMessage): Promise<void> {
+/**
+ * What drain() reads of a body no one wants (a 404 page, a 407 page) before it gives up on the
+ * connection: enough for any real error page, so the keep-alive socket is reused; a body without
+ * an end (a hostile or broken server) then costs one connection, not a read that never ends.
+ */
+export const DRAIN_LIMIT = 64 * 1024;
+
+/**
+ * Reads a response out to its end (or its close), so its keep-alive socket goes back to the pool;
+ * past `limit` bytes it destroys the response (and so its socket) instead.
+ */
+export function drain(res: IncomingMessage, limit = DRAIN_LIMIT): Promise<void> {
   return new Promise((resolve) => {
     // Even a body already parsed (res.complete) must be read out: only then does the Agent free the socket.
     if (res.readableEnded || res.destroyed) return resolve();
+    let seen = 0;
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > limit) {
+        res.off('data', onData);
+        res.destroy();
+        resolve();
+      }
+    };
+    res.on('data', onData);
     res.once('end', () => setImmediate(resolve));
     res.once('close', resolve);
     res.once('error', () => resolve());
