@@ -1,3 +1,4 @@
+import { escapeControls } from './escape.js';
 /**
  * One error type for everything symsrv reports, with a stable `code` to match on
  * (as undici does with `UND_ERR_*`): callers should test `err.code`, never the message.
@@ -75,7 +76,9 @@ export class SymsrvError extends Error {
   readonly final: boolean;
 
   constructor(code: ErrorCode, message: string, options: SymsrvErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Messages quote outside text (a reason phrase, a PAC answer, a file.ptr): its control
+    // characters are escaped here, once, for every log and terminal a message may reach.
+    super(escapeControls(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SymsrvError';
     this.code = code;
     this.subject = options.subject;

@@ -1,3 +1,4 @@
+import { escapeControls } from '../escape.js';
 import { SymsrvError } from '../errors.js';
 import type { SymbolKey } from '../keys/key.js';
 import { redactUrl, statusError } from '../transport/errors.js';
@@ -68,7 +69,7 @@ export class HttpStore implements Store {
     if (text === undefined) return { status: 'missing' };
     const pointer = parsePointer(text);
     if (pointer.type === 'message') {
-      ctx.onMessage?.(`${this.location}: ${pointer.text}`);
+      ctx.onMessage?.(`${this.location}: ${escapeControls(pointer.text)}`); // the server's text: escaped (escape.ts)
       return { status: 'missing' };
     }
     // Only a URL is followed from an HTTP store: a remote server must not make us read local files.

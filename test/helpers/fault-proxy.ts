@@ -10,6 +10,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  *   forbidden  403 to everything
  *   noscheme   407 without a Proxy-Authenticate header
  *   huge       an endless header section (100 KB without its end)
+ *   escapes    403 whose reason phrase holds terminal escapes (ESC, BEL, a C1 CSI)
  *   tunnel     (CONNECT only) 200, then bytes both ways to the real host:port (the default)
  * `modes` maps a host to its behaviour; hosts not in it get the default.
  */
@@ -22,7 +23,7 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-export type FaultMode = 'garbage' | 'close' | 'stall' | 'forbidden' | 'noscheme' | 'huge' | 'tunnel';
+export type FaultMode = 'garbage' | 'close' | 'stall' | 'forbidden' | 'noscheme' | 'huge' | 'escapes' | 'tunnel';
 
 export async function startFaultProxy(): Promise<FaultProxy> {
   const modes = new Map<string, FaultMode>();
@@ -45,7 +46,7 @@ export async function startFaultProxy(): Promise<FaultProxy> {
       const host = authority.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
       const mode = modes.get(host) ?? 'tunnel';
       // A 403 or 407 keeps the connection for the next request (keep-alive); the rest end it.
-      if (mode !== 'forbidden' && mode !== 'noscheme') client.off('data', onData);
+      if (mode !== 'forbidden' && mode !== 'noscheme' && mode !== 'escapes') client.off('data', onData);
       answer(client, mode, method, authority, rest);
     };
     client.on('data', onData);
@@ -65,6 +66,9 @@ export async function startFaultProxy(): Promise<FaultProxy> {
         return;
       case 'forbidden':
         client.write('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+        return;
+      case 'escapes':
+        client.write(Buffer.from('HTTP/1.1 403 No\x1b]0;pwned\x07\x1b[2J\u009b31mway\r\nContent-Length: 0\r\n\r\n', 'utf8'));
         return;
       case 'noscheme':
         client.write('HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n');

@@ -1,3 +1,4 @@
+import { escapeControls } from '../../escape.js';
 import { createInterface, type Interface } from 'node:readline';
 import { complete, executeCommand } from '../../shell/commands.js';
 import { symbolPathLines } from '../../shell/format.js';
@@ -51,7 +52,7 @@ export async function run(targets: string[], opts: ShellOptions): Promise<void> 
 /** The read-run loop over `input`, writing to `output`. Returns at `q` or the end of input. */
 export async function runConsole(session: ShellSession, input: NodeJS.ReadStream, output: NodeJS.WriteStream): Promise<void> {
   const print = (line: string): void => {
-    output.write(line + '\n');
+    output.write(escapeControls(line) + '\n'); // outside text (names, answers) in a terminal
   };
   const interactive = Boolean(input.isTTY && output.isTTY);
   const reader = interactive ? await TerminalReader.open(session, input, output) : new PipeReader(input);
