@@ -65,6 +65,8 @@ export interface SymsrvErrorOptions {
   unreachable?: boolean;
   /** No prompt can mend it (the proxy offers no scheme symsrv can use): asking for other credentials is pointless. */
   final?: boolean;
+  /** The server's Retry-After on a 429 or 503, in ms: the retry waits that long (retry.ts). */
+  retryAfter?: number;
 }
 
 export class SymsrvError extends Error {
@@ -74,6 +76,7 @@ export class SymsrvError extends Error {
   readonly retryable: boolean | undefined;
   readonly unreachable: boolean;
   readonly final: boolean;
+  readonly retryAfter: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: SymsrvErrorOptions = {}) {
     // Messages quote outside text (a reason phrase, a PAC answer, a file.ptr): its control
@@ -86,6 +89,7 @@ export class SymsrvError extends Error {
     this.retryable = options.retryable;
     this.unreachable = options.unreachable === true;
     this.final = options.final === true;
+    this.retryAfter = options.retryAfter;
   }
 }
 

@@ -125,7 +125,7 @@ export class HttpStore implements Store {
     }
     if (res.status < 200 || res.status >= 300) {
       await res.discard();
-      throw statusError(res.status, '', res.url);
+      throw statusError(res.status, '', res.url, { headers: res.headers });
     }
     return res;
   }

@@ -55,11 +55,29 @@ export function isRetryable(err: unknown): boolean {
   return false;
 }
 
-export function statusError(status: number, statusText: string, url: string, options: { retryable?: boolean } = {}): SymsrvError {
+/** `headers`: the response's, for its Retry-After on a 429 or 503 (RFC 9110 §10.2.3). */
+export function statusError(
+  status: number,
+  statusText: string,
+  url: string,
+  options: { retryable?: boolean; headers?: Record<string, string | string[] | undefined> } = {},
+): SymsrvError {
   const where = redactUrl(url);
+  const { headers, ...rest } = options;
+  const retryAfter = (status === 429 || status === 503) && headers ? parseRetryAfter(headers['retry-after']) : undefined;
   return new SymsrvError('E_HTTP_STATUS', `Request failed with ${status}${statusText ? ' ' + statusText : ''}: GET ${where}`, {
     subject: where,
     status,
-    ...options,
+    ...rest,
+    ...(retryAfter !== undefined ? { retryAfter } : {}),
   });
+}
+
+/** Retry-After as ms: delay-seconds or an HTTP-date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

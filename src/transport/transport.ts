@@ -306,7 +306,7 @@ export class Transport {
         }
         if (res.status < 200 || res.status >= 300) {
           await res.discard();
-          throw statusError(res.status, '', res.url);
+          throw statusError(res.status, '', res.url, { headers: res.headers });
         }
         const chunks: Buffer[] = [];
         let size = 0;
