@@ -8,6 +8,17 @@ const TIMEOUT_CODES = new Set(['ETIMEDOUT']);
 /** TLS verification failures: retrying cannot help, and the message must say what to do. */
 const TLS_CODES = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_)/;
 
+/**
+ * The TLS handshake met bytes that are not TLS at all (a plain-HTTP server, a proxy's block page
+ * after its 200 to CONNECT): not a certificate problem, and --cacert cannot mend it.
+ */
+const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_UNKNOWN_PROTOCOL', 'ERR_SSL_RECORD_LAYER_FAILURE']);
+
+export function isNotTls(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } } | undefined;
+  return NOT_TLS_CODES.has(e?.code ?? e?.cause?.code ?? '');
+}
+
 /** What toTransportError reads of an AbortSignal (or a RequestGuard): whether and why it aborted. */
 export interface AbortState {
   readonly aborted: boolean;
@@ -27,6 +38,13 @@ export function toTransportError(err: unknown, url: string, signal?: AbortState)
   if (signal?.aborted) return new SymsrvError('E_ABORTED', `GET ${where}: aborted`, { cause: err, subject: where });
   if (TIMEOUT_CODES.has(code)) {
     return new SymsrvError('E_TIMEOUT', `GET ${where}: timed out (${code})`, { cause: err, subject: where });
+  }
+  if (NOT_TLS_CODES.has(code)) {
+    return new SymsrvError('E_NETWORK', `GET ${where}: the answer to the TLS handshake is not TLS (${code}): is it an http:// server?`, {
+      cause: err,
+      subject: where,
+      retryable: false,
+    });
   }
   if (TLS_CODES.test(code)) {
     return new SymsrvError(

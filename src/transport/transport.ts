@@ -5,7 +5,7 @@ import type { SecureContext } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { SymsrvError } from '../errors.js';
 import { USER_AGENT } from '../version.js';
-import { redactUrl, statusError, toTransportError } from './errors.js';
+import { isNotTls, redactUrl, statusError, toTransportError } from './errors.js';
 import { maskUserinfo } from '../redact.js';
 import { RequestGuard } from './guard.js';
 import { trustedContext } from './trust.js';
@@ -152,6 +152,12 @@ export class Transport {
         if (next.protocol !== 'http:' && next.protocol !== 'https:') {
           throw new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(current)}: redirect to a ${next.protocol} URL`, { subject: redactUrl(current), retryable: false });
         }
+        if (target.protocol === 'https:' && next.protocol === 'http:') {
+          // Refused, not followed: the https:// store promised a file no one on the path could
+          // change, and a symbol file is checked only by its GUID and age, never by a hash, so an
+          // http:// hop would let anyone on the path substitute it (issue 14 #15).
+          badRedirect(redactUrl(current), `refused a redirect from https:// to http:// (${redactUrl(next.toString())}): the file would travel unprotected`);
+        }
         // headersForHop drops the store's Authorization once a redirect leaves its origin (the
         // proxy layer keeps Proxy-Authorization on the proxy hop only).
         current = next.toString();
@@ -206,6 +212,16 @@ export class Transport {
     };
     const failed = (err: unknown): never => {
       stopHeadersTimer();
+      if (proxy && https && isNotTls(err)) {
+        // The proxy said 200 to CONNECT, then sent something of its own (a block page): its
+        // garbage, not the server's certificate.
+        const where = describeProxy(proxy);
+        throw new SymsrvError('E_PROXY', `the proxy ${where} accepted CONNECT ${u.hostname}:${u.port || 443}, then sent bytes that are not TLS (${(err as NodeJS.ErrnoException).code}): it answered in the server's place (a block page?)`, {
+          cause: err,
+          subject: where,
+          retryable: false,
+        });
+      }
       throw toTransportError(err, url, guard);
     };
 

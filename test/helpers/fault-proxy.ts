@@ -10,6 +10,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  *   forbidden  403 to everything
  *   noscheme   407 without a Proxy-Authenticate header
  *   huge       an endless header section (100 KB without its end)
+ *   garbage200 (CONNECT) 200 Connection established, then bytes that are not TLS
  *   escapes    403 whose reason phrase holds terminal escapes (ESC, BEL, a C1 CSI)
  *   tunnel     (CONNECT only) 200, then bytes both ways to the real host:port (the default)
  * `modes` maps a host to its behaviour; hosts not in it get the default.
@@ -23,7 +24,7 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-export type FaultMode = 'garbage' | 'close' | 'stall' | 'forbidden' | 'noscheme' | 'huge' | 'escapes' | 'tunnel';
+export type FaultMode = 'garbage' | 'close' | 'stall' | 'forbidden' | 'noscheme' | 'huge' | 'escapes' | 'garbage200' | 'tunnel';
 
 export async function startFaultProxy(): Promise<FaultProxy> {
   const modes = new Map<string, FaultMode>();
@@ -66,6 +67,9 @@ export async function startFaultProxy(): Promise<FaultProxy> {
         return;
       case 'forbidden':
         client.write('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+        return;
+      case 'garbage200':
+        client.end('HTTP/1.1 200 Connection established\r\n\r\n<html><body>Access denied by corporate policy</body></html>\r\n'.repeat(4));
         return;
       case 'escapes':
         client.write(Buffer.from('HTTP/1.1 403 No\x1b]0;pwned\x07\x1b[2J\u009b31mway\r\nContent-Length: 0\r\n\r\n', 'utf8'));
