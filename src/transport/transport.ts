@@ -92,7 +92,13 @@ export class Transport {
 
   /** Which proxies a URL would go through, best first, with the reason: for `symsrv path` and `--verbose`. */
   chooseProxy(url: string): Promise<ProxyChoice[]> {
-    return this.selector.choose(new URL(url));
+    let target: URL;
+    try {
+      target = parseRequestUrl(url);
+    } catch (err) {
+      return Promise.reject(err); // E_USAGE naming the URL, not a TypeError
+    }
+    return this.selector.choose(target);
   }
 
   private route(proxy: URL): { auth: ProxyAuth; tunnels: TunnelAgent; forward: ForwardPool } {
