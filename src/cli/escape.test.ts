@@ -91,3 +91,18 @@ describe('outside text reaches the terminal escaped', () => {
     assert.doesNotMatch(shown, RAW);
   });
 });
+
+test('library messages name options; the CLI says the flags (a TLS failure names --cacert)', async () => {
+  const { makeTestCertificates } = await import('../../test/helpers/tls.js');
+  const tmp = await makeTempDir('symsrv-flags-');
+  const certs = await makeTestCertificates(tmp);
+  const tls = await startNginx({ root: tmp, tls: { cert: certs.cert, key: certs.key } });
+  try {
+    const out = await symsrv(['fetch', '--retries', '0', '--no-proxy', '-y', `srv*${join(tmp, 'c')}*${tls.url}/store`, '--key', KEY]);
+    assert.match(out, /TLS certificate check failed .*--cacert/, out);
+    assert.doesNotMatch(out, /the ca option/);
+  } finally {
+    await tls.stop();
+    await removeDir(tmp);
+  }
+});

@@ -49,7 +49,7 @@ export function toTransportError(err: unknown, url: string, signal?: AbortState)
   if (TLS_CODES.test(code)) {
     return new SymsrvError(
       'E_NETWORK',
-      `GET ${where}: TLS certificate check failed (${code}); if a proxy or private CA signs this server's certificate, pass it with --cacert or NODE_EXTRA_CA_CERTS`,
+      `GET ${where}: TLS certificate check failed (${code}); if a proxy or private CA signs this server's certificate, pass it in the ca option or NODE_EXTRA_CA_CERTS`,
       { cause: err, subject: where, retryable: false },
     );
   }

@@ -67,7 +67,7 @@ describe('parseProxyOption', () => {
     ['socks5h://127.0.0.1:1080', /SOCKS proxies are not supported/],
     ['socks://127.0.0.1:1080', /SOCKS proxies are not supported/],
     ['ftp://proxy:21', /ftp:\/\/ proxies are not supported/],
-    ['http://proxy:3128/proxy.pac', /without a path \(a PAC file goes in the pac option, CLI --pac\)/],
+    ['http://proxy:3128/proxy.pac', /without a path \(a PAC file goes in the pac option\)/],
     ['http://proxy:3128/?x=1', /without a path/],
     ['proxy:0', /port 0/],
     ['proxy:99999', /not a proxy/],
@@ -127,7 +127,7 @@ describe('selectProxies: precedence, first match wins', () => {
   test("1. proxy 'direct' (--no-proxy) beats everything too", async () => {
     const [choice, ...rest] = await selectProxies(MSDL, { ...everything(), proxy: 'direct' });
     assert.deepEqual(rest, []);
-    assert.deepEqual(choice, { url: null, source: 'option', detail: "proxy option 'direct' (--no-proxy): connecting directly, whatever the environment says" });
+    assert.deepEqual(choice, { url: null, source: 'option', detail: "proxy option 'direct': connecting directly, whatever the environment says" });
     assert.deepEqual(await pick(MSDL, { ...everything(), proxy: 'DIRECT' }), [['DIRECT', 'option']]);
   });
 
@@ -254,7 +254,7 @@ describe('environment variables, read as curl reads them (curl(1) ENVIRONMENT, l
   });
 
   test('a SOCKS ALL_PROXY: E_USAGE saying how to get past it', async () => {
-    await assert.rejects(selectProxies(MSDL, { env: { ALL_PROXY: 'socks5h://127.0.0.1:1080' } }), usageError(/^ALL_PROXY 'socks5h:\/\/127\.0\.0\.1:1080': SOCKS proxies are not supported; .*--no-proxy/));
+    await assert.rejects(selectProxies(MSDL, { env: { ALL_PROXY: 'socks5h://127.0.0.1:1080' } }), usageError(/^ALL_PROXY 'socks5h:\/\/127\.0\.0\.1:1080': SOCKS proxies are not supported; .*proxy option 'direct'\)$/));
   });
 
   test('a malformed value never shows its password', async () => {

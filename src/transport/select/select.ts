@@ -214,7 +214,7 @@ function optionChoice(proxy: string | null | undefined): ProxyChoice | undefined
   if (proxy === null || proxy === undefined) return undefined;
   if (typeof proxy !== 'string') throw new SymsrvError('E_USAGE', `the proxy option must be a string, 'direct' or null, not ${typeof proxy}`);
   if (/^\s*direct\s*$/i.test(proxy)) {
-    return { url: null, source: 'option', detail: `proxy option 'direct' (--no-proxy): connecting directly, whatever the environment says` };
+    return { url: null, source: 'option', detail: `proxy option 'direct': connecting directly, whatever the environment says` };
   }
   const url = parseProxy(proxy, 'proxy option');
   return { url, source: 'option', detail: `proxy option: ${describeProxy(url)}` };
@@ -290,7 +290,7 @@ function parseProxy(text: string, where: string): URL {
     );
   }
   if (scheme !== undefined && scheme.startsWith('socks')) {
-    throw usage("SOCKS proxies are not supported; give an HTTP proxy as http://host:port, or no proxy (proxy 'direct', CLI --no-proxy)");
+    throw usage("SOCKS proxies are not supported; give an HTTP proxy as http://host:port, or no proxy (proxy option 'direct')");
   }
   if (scheme !== undefined && scheme !== 'http') throw usage(`${scheme}:// proxies are not supported; give an HTTP proxy as http://host:port`);
   if (scheme === undefined && /^direct$/i.test(raw)) throw usage(`'direct' is not a proxy here; to connect directly pass proxy 'direct' (CLI --no-proxy)`);
@@ -308,7 +308,7 @@ function parseProxy(text: string, where: string): URL {
     throw usage('its user name or password has a bad %-escape (write % itself as %25)');
   }
   if (url.pathname !== '/' || url.search || url.hash) {
-    throw usage('a proxy is host:port, without a path (a PAC file goes in the pac option, CLI --pac)');
+    throw usage('a proxy is host:port, without a path (a PAC file goes in the pac option)');
   }
   if (url.port === '0') throw usage('port 0 is not a port');
   if (scheme === undefined && !hasPort(withScheme)) {
