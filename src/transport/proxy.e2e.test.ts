@@ -20,7 +20,7 @@ import { CLI } from '../../test/helpers/cli.js';
  */
 
 const MAIN = CLI; // the bundled command, as shipped
-const FIX = new URL('../../../../test/fixtures/', import.meta.url).pathname;
+const FIX = new URL('../../../test/fixtures/', import.meta.url).pathname;
 const PDBS = ['crash.pdb', 'CrashWithException.pdb', 'HelloWorld.pdb'];
 const KEYS: Record<string, string> = {
   'crash.pdb': 'crash.pdb/3249D99D0C4049318610F4E4FB0B69361/crash.pdb',
