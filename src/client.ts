@@ -16,7 +16,7 @@ import type { CredentialPrompt, CredentialRequest } from './prompts/types.js';
 export interface SymbolClientOptions {
   /** An `_NT_SYMBOL_PATH`-style path. Default: `_NT_SYMBOL_PATH` (and `_NT_ALT_SYMBOL_PATH`), else the `.symfix` path. */
   symbolPath?: string;
-  /** HTTP settings (timeouts, retries, CAs, proxies). Ignored when `transport` is given. */
+  /** HTTP settings (timeouts, retries, CAs, proxies), or a Transport to share; with an instance, `proxy`, `proxyCredentials`, `prompt` and `noPrompts` are refused (E_USAGE): set them in its own options. */
   transport?: Transport | TransportOptions;
   /**
    * The proxy, like `SymbolServerSetOptions(SSRVOPT_PROXY, ...)`: `"host:port"` or
@@ -80,6 +80,12 @@ export class SymbolClient {
   private cancelNoticeShown = false;
 
   constructor(private options: SymbolClientOptions = {}) {
+    if (options.transport instanceof Transport) {
+      // A Transport instance was built with its own proxy settings and prompt: the client cannot
+      // change them, so these options would silently do nothing (issue 14 #12). Refused instead.
+      const given = (['proxy', 'proxyCredentials', 'prompt', 'noPrompts'] as const).filter((k) => options[k] !== undefined);
+      if (given.length > 0) throw transportInstanceError(given.join(', '));
+    }
     this.noPrompts = options.noPrompts ?? false;
     const { text } = resolveSymbolPath(options.symbolPath);
     this.symbolPath = parseSymbolPath(text);
@@ -98,6 +104,9 @@ export class SymbolClient {
    * after a Cancel.
    */
   async setOptions(o: { proxy?: string | null | 'direct'; noPrompts?: boolean; symbolPath?: string }): Promise<void> {
+    if (this.options.transport instanceof Transport && (o.proxy !== undefined || o.noPrompts !== undefined)) {
+      throw transportInstanceError(o.proxy !== undefined ? 'proxy' : 'noPrompts');
+    }
     if (o.noPrompts !== undefined) {
       this.noPrompts = o.noPrompts;
       if (!o.noPrompts) this.internetOff = this.cancelNoticeShown = false;
@@ -222,4 +231,11 @@ export class SymbolClient {
   async close(): Promise<void> {
     if (this.ownsTransport) await this.transport.close();
   }
+}
+
+function transportInstanceError(what: string): SymsrvError {
+  return new SymsrvError(
+    'E_USAGE',
+    `${what} cannot apply to a Transport instance given as the transport option: set the proxy, its credentials and the prompt in that Transport's own options (proxies), or pass transport options instead of an instance`,
+  );
 }

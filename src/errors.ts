@@ -1,3 +1,4 @@
+import { escapeOutput } from './escape.js';
 /**
  * One error type for everything symsrv reports, with a stable `code` to match on
  * (as undici does with `UND_ERR_*`): callers should test `err.code`, never the message.
@@ -68,6 +69,8 @@ export interface SymsrvErrorOptions {
   unreachable?: boolean;
   /** No prompt can mend it (the proxy offers no scheme symsrv can use): asking for other credentials is pointless. */
   final?: boolean;
+  /** The server's Retry-After on a 429 or 503, in ms: the retry waits that long (retry.ts). */
+  retryAfter?: number;
 }
 
 export class SymsrvError extends Error {
@@ -77,9 +80,12 @@ export class SymsrvError extends Error {
   readonly retryable: boolean | undefined;
   readonly unreachable: boolean;
   readonly final: boolean;
+  readonly retryAfter: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: SymsrvErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Messages quote outside text (a reason phrase, a PAC answer, a file.ptr): its control
+    // characters are escaped here, once, for every log and terminal a message may reach.
+    super(escapeOutput(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SymsrvError';
     this.code = code;
     this.subject = options.subject;
@@ -87,6 +93,7 @@ export class SymsrvError extends Error {
     this.retryable = options.retryable;
     this.unreachable = options.unreachable === true;
     this.final = options.final === true;
+    this.retryAfter = options.retryAfter;
   }
 }
 

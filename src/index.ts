@@ -22,7 +22,9 @@ export {
 } from './keys/key.js';
 export { parseSymbolPath, type SymbolPath, type SymbolPathElement, type StoreSpec } from './symbolpath/parse.js';
 export { defaultDownstreamStore, symfixPath, symbolPathFromEnv, MICROSOFT_SYMBOL_SERVER } from './symbolpath/defaults.js';
-export { Transport, type HttpResponse } from './transport/transport.js';
+export { Transport, type HttpResponse, type GetOptions } from './transport/transport.js';
 export type { TransportOptions, ProxyOptions } from './transport/options.js';
 export type { ProxyChoice, ProxyResolver, ProxySource } from './transport/select/select.js';
-export type { ProbeEvent } from './store/types.js';
+export type { SchemeName } from './transport/auth/types.js';
+export type { CredentialPrompt, CredentialRequest } from './prompts/types.js';
+export type { ProbeEvent, Store, WritableStore, LookupContext, LookupResult } from './store/types.js';

@@ -92,6 +92,26 @@ describe('symsrv path', () => {
     }
   });
 
+  test('regression: no password shown for a cache* URL, a bare URL, a malformed URL, or one holding ; * or a space', () => {
+    // Each password is unique (pwN), so any fragment of it in the output is found.
+    const paths = [
+      'cache*https://user:pwA1@h.example/x',
+      'https://user:pwB2@h.example/x',
+      'srv*/tmp/c*https://user:pwC3@[h.example/x',
+      'srv*/tmp/c*https://user:pwD4@h.example:99999/x',
+      'srv*/tmp/c*https://user:p;wE5@h.example/x',
+      'srv*/tmp/c*https://user:p*wF6@h.example/x',
+      'srv*/tmp/c*https://user:p wG7@h.example/x',
+      'srv*/tmp/c*https://us er:pwH8@h.example/x',
+    ];
+    for (const sp of paths) {
+      for (const args of [['path', sp, '--no-proxy'], ['path', sp, '--no-proxy', '--json']]) {
+        const r = symsrv(args);
+        assert.doesNotMatch(r.stdout + r.stderr, /w[A-H][1-8]|user:p/, `${args.join(' ')}:\n${r.stdout}${r.stderr}`);
+      }
+    }
+  });
+
   test('no path anywhere: the .symfix default under DBGHELP_HOMEDIR', () => {
     const r = symsrv(['path', '--json'], { DBGHELP_HOMEDIR: '/tmp/dbghome' });
     assert.equal(r.code, 0, r.stderr);

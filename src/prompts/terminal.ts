@@ -1,5 +1,6 @@
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
+import { escapeControls } from '../escape.js';
 import type { CredentialPrompt, CredentialRequest } from './types.js';
 
 /**
@@ -15,10 +16,13 @@ export function terminalPrompt(io: { input?: Readable; output?: Writable } = {})
   const input = io.input ?? process.stdin;
   const output = io.output ?? process.stderr;
   return async (req: CredentialRequest) => {
-    const offers = req.schemes.join(', ');
-    const realm = req.realm ? `, realm "${req.realm}"` : '';
-    if (req.refused) output.write(`The proxy ${req.proxy} refused those credentials. Try again (Ctrl-C to cancel).\n`);
-    else output.write(`The proxy ${req.proxy} requires authentication (${offers}${realm}). Ctrl-C to cancel.\n`);
+    // The realm and schemes come from the proxy: a realm could otherwise redraw the screen
+    // around the password prompt (escape.ts).
+    const offers = escapeControls(req.schemes.join(', '));
+    const realm = req.realm ? `, realm "${escapeControls(req.realm)}"` : '';
+    const proxy = escapeControls(req.proxy);
+    if (req.refused) output.write(`The proxy ${proxy} refused those credentials. Try again (Ctrl-C to cancel).\n`);
+    else output.write(`The proxy ${proxy} requires authentication (${offers}${realm}). Ctrl-C to cancel.\n`);
     const user = await ask(input, output, 'User name: ', false, req.user);
     if (!user) return null;
     const password = await ask(input, output, 'Password: ', true);

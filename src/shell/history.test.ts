@@ -22,7 +22,8 @@ describe('the history file', () => {
   test('written oldest first, owner-only, read back newest first; lines with URL userinfo are not saved', async () => {
     const file = join(tmp, 'sub/dir/h');
     const w = new HistoryWriter(file);
-    w.save(['lm', '.sympath srv*c*https://bob:pw@host/s', '.reload']);
+    // regression: passwords holding `;`, `*` or a space were written to the file
+    w.save(['lm', '.sympath srv*c*https://bob:pw@host/s', '.sympath srv*c*https://bob:p;w@host/s', '.sympath srv*c*https://bob:p*w@host/s', '.sympath srv*c*https://bob:p w@host/s', '.reload']);
     await w.flush();
     assert.equal(await readFile(file, 'utf8'), '.reload\nlm\n');
     assert.equal((await stat(file)).mode & 0o777, 0o600);

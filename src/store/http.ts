@@ -1,3 +1,4 @@
+import { escapeControls } from '../escape.js';
 import { SymsrvError } from '../errors.js';
 import type { SymbolKey } from '../keys/key.js';
 import { redactUrl, statusError } from '../transport/errors.js';
@@ -88,7 +89,7 @@ export class HttpStore implements Store {
     if (text === undefined) return { status: 'missing' };
     const pointer = parsePointer(text);
     if (pointer.type === 'message') {
-      ctx.onMessage?.(`${this.location}: ${pointer.text}`);
+      ctx.onMessage?.(`${this.location}: ${escapeControls(pointer.text)}`); // the server's text: escaped (escape.ts)
       return { status: 'missing' };
     }
     // Only a URL is followed from an HTTP store: a remote server must not make us read local files.
@@ -144,7 +145,7 @@ export class HttpStore implements Store {
     }
     if (res.status < 200 || res.status >= 300) {
       await res.discard();
-      throw statusError(res.status, '', res.url);
+      throw statusError(res.status, '', res.url, { headers: res.headers });
     }
     return res;
   }

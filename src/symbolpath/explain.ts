@@ -37,7 +37,25 @@ export interface ExplainedElement {
 }
 
 export function explainSymbolPath(p: SymbolPath): ExplainedElement[] {
-  return p.elements.map((element, i) => explainElement(element, i + 1));
+  return p.elements.map((element, i) => masked(explainElement(element, i + 1)));
+}
+
+/**
+ * Every text of an explanation with URL userinfo masked: the summary and the reason name stores
+ * too (`https://user:pw@host is an HTTP store that ...`), and all of it reaches the screen and
+ * `--json`.
+ */
+function masked(e: ExplainedElement): ExplainedElement {
+  const store = (s: ExplainedStore): ExplainedStore => ({ ...s, location: maskUserinfo(s.location) });
+  return {
+    ...e,
+    text: maskUserinfo(e.text),
+    summary: maskUserinfo(e.summary),
+    ...(e.reason !== undefined ? { reason: maskUserinfo(e.reason) } : {}),
+    downstream: e.downstream.map(store),
+    upstream: e.upstream && store(e.upstream),
+    caches: e.caches.map(store),
+  };
 }
 
 /** Numbered lines: the element as written, then what it does, indented. */

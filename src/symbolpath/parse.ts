@@ -1,4 +1,5 @@
 import { SymsrvError } from '../errors.js';
+import { userinfoRanges } from '../redact.js';
 import { defaultDownstreamStore, MICROSOFT_SYMBOL_SERVER } from './defaults.js';
 
 /**
@@ -90,11 +91,22 @@ export function parseSymbolPath(text: string, options: ParseOptions = {}): Symbo
   const elements: SymbolPathElement[] = [];
   // The cache of the nearest preceding valid cache* element; a later cache* replaces it.
   let cache: StoreSpec | undefined;
+  const split = splitUserinfo(text);
+  let offset = 0;
   for (const raw of text.split(';')) {
+    const at = offset;
+    offset += raw.length + 1;
     const item = raw.trim();
     if (item === '') continue; // empty elements are ignored (`a;;b`, a trailing `;`)
     const caches = cache === undefined ? [] : [cache];
-    const element = parseElement(item, caches, ctx);
+    const cut = split.find(([start, end]) => start < at + raw.length && end > at);
+    const element = cut
+      ? unsupported(
+          // The element as written, but with its share of the userinfo hidden.
+          (text.slice(at, Math.max(at, cut[0])) + '***' + text.slice(Math.min(at + raw.length, cut[1]), at + raw.length)).trim(),
+          'a URL user name or password holds `;` or `*`, which the symbol path splits at: percent-encode them (%3B, %2A)',
+        )
+      : parseElement(item, caches, ctx);
     elements.push(element);
     if (element.type === 'cache') cache = element.store;
   }
@@ -268,6 +280,15 @@ function localStore(path: string): StoreSpec {
 function isSymsrvDll(dll: string): boolean {
   const name = dll.slice(Math.max(dll.lastIndexOf('\\'), dll.lastIndexOf('/')) + 1);
   return name.toLowerCase() === SYMSRV_DLL;
+}
+
+/**
+ * The userinfo ranges of the URLs in a symbol path that hold `;` or `*`: the grammar splits the
+ * path there, so the pieces would carry parts of a password into elements, stores, messages and
+ * `--json`. The elements they touch are unsupported, and their text shows `***` for it.
+ */
+function splitUserinfo(text: string): Array<[number, number]> {
+  return userinfoRanges(text).filter(([start, end]) => /[;*]/.test(text.slice(start, end)));
 }
 
 function unsupported(text: string, reason: string): SymbolPathElement {

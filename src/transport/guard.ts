@@ -26,6 +26,8 @@ export class RequestGuard implements Watcher {
   /** The SymsrvError the guard aborted with, if it did. */
   reason: SymsrvError | undefined;
   private readonly watched = new Set<Destroyable>();
+  /** The per-phase timers (connect, headers): dispose() clears those still pending, so none outlives the request. */
+  private readonly timers = new Set<NodeJS.Timeout>();
   private total: NodeJS.Timeout | undefined;
   private readonly onCallerAbort: (() => void) | undefined;
   private disposed = false;
@@ -77,8 +79,16 @@ export class RequestGuard implements Watcher {
 
   /** A timer that aborts the guard with `error()` after `ms`; returns the function that clears it. */
   timer(ms: number, error: () => SymsrvError): () => void {
-    const t = setTimeout(() => this.abort(error()), ms);
-    return () => clearTimeout(t);
+    if (this.disposed) return () => {};
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.abort(error());
+    }, ms);
+    this.timers.add(t);
+    return () => {
+      clearTimeout(t);
+      this.timers.delete(t);
+    };
   }
 
   /** The request is over (body read, discarded or failed): drop the timers and the caller's listener. */
@@ -86,6 +96,8 @@ export class RequestGuard implements Watcher {
     if (this.disposed) return;
     this.disposed = true;
     if (this.total) clearTimeout(this.total);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     if (this.onCallerAbort) this.caller!.removeEventListener('abort', this.onCallerAbort);
     this.watched.clear();
   }

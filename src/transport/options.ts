@@ -1,4 +1,8 @@
+import { SymsrvError } from '../errors.js';
 import type { SchemeName } from './auth/types.js';
+
+/** The longest delay setTimeout honours (2^31-1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 import type { CredentialRequest } from '../prompts/types.js';
 import type { ProxyResolver } from './select/select.js';
 
@@ -79,11 +83,16 @@ export function resolveTransportOptions(o: TransportOptions = {}): ResolvedTrans
   const r = { ...TRANSPORT_DEFAULTS, ...stripUndefined(o) } as ResolvedTransportOptions;
   for (const name of Object.keys(TRANSPORT_DEFAULTS) as (keyof typeof TRANSPORT_DEFAULTS)[]) {
     const v = r[name];
+    // E_USAGE, not a RangeError: a library user's bad option is bad input like any other.
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      throw new RangeError(`transport option ${name} must be a number >= 0, not ${String(v)}`);
+      throw new SymsrvError('E_USAGE', `transport option ${name} must be a number >= 0, not ${String(v)}`, { subject: name });
+    }
+    // Node fires a timer longer than 2^31-1 ms at once (TimeoutOverflowWarning): refuse it.
+    if (name.endsWith('Timeout') && v > MAX_TIMER_MS) {
+      throw new SymsrvError('E_USAGE', `transport option ${name} must be at most ${MAX_TIMER_MS} ms (about 24.8 days), not ${v}`, { subject: name });
     }
   }
-  if (r.connectionsPerOrigin < 1) throw new RangeError('transport option connectionsPerOrigin must be >= 1');
+  if (r.connectionsPerOrigin < 1) throw new SymsrvError('E_USAGE', 'transport option connectionsPerOrigin must be >= 1', { subject: 'connectionsPerOrigin' });
   r.ca = o.ca;
   r.userAgent = o.userAgent ?? '';
   r.proxies = o.proxies ?? {};

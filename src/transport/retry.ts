@@ -1,5 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SymsrvError } from '../errors.js';
 import { isRetryable } from './errors.js';
+
+/**
+ * The longest Retry-After (429, 503) a retry waits. A server asking for longer is not retried:
+ * a symbol lookup that waits minutes for one file is worse than an error now, and retrying
+ * sooner than asked is what Retry-After exists to prevent.
+ */
+export const MAX_RETRY_AFTER_MS = 30_000;
 
 export interface RetryPolicy {
   retries: number;
@@ -24,8 +32,11 @@ export async function withRetry<T>(
       return await attempt(n);
     } catch (err) {
       if (n >= policy.retries || !isRetryable(err) || signal?.aborted) throw err;
+      const asked = err instanceof SymsrvError ? err.retryAfter : undefined;
+      if (asked !== undefined && asked > MAX_RETRY_AFTER_MS) throw err;
       const ceiling = Math.min(policy.maxBackoff, policy.backoff * 2 ** n);
-      const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+      // The server's Retry-After when it gave one (honoured, up to the cap above); else backoff.
+      const delay = asked ?? Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
       onRetry?.(err, n + 1, delay);
       await sleep(delay, undefined, signal ? { signal } : undefined);
     }

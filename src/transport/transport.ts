@@ -5,14 +5,16 @@ import type { SecureContext } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { SymsrvError } from '../errors.js';
 import { USER_AGENT } from '../version.js';
-import { redactUrl, statusError, toTransportError } from './errors.js';
+import { isNotTls, redactUrl, statusError, toTransportError } from './errors.js';
+import { maskUserinfo } from '../redact.js';
 import { RequestGuard } from './guard.js';
 import { trustedContext } from './trust.js';
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
 import { withRetry } from './retry.js';
 import { resolveCredentials } from './auth/credentials.js';
-import { drain } from './connect/forward.js';
+import { drain, DRAIN_LIMIT } from './connect/forward.js';
 import { ProxyRoute } from './connect/route.js';
+import { headersForHop, takeUserinfo } from './origin-credentials.js';
 import { ProxyAuth } from './auth/proxy-auth.js';
 import { describeProxy, ProxySelector, type ProxyChoice } from './select/select.js';
 import { isUnreachableProxy } from './connect/unreachable.js';
@@ -89,7 +91,13 @@ export class Transport {
 
   /** Which proxies a URL would go through, best first, with the reason: for `symsrv path` and `--verbose`. */
   chooseProxy(url: string): Promise<ProxyChoice[]> {
-    return this.selector.choose(new URL(url));
+    let target: URL;
+    try {
+      target = parseRequestUrl(url);
+    } catch (err) {
+      return Promise.reject(err); // E_USAGE naming the URL, not a TypeError
+    }
+    return this.selector.choose(target);
   }
 
   private route(proxy: URL): ProxyRoute {
@@ -129,9 +137,13 @@ export class Transport {
     const headers = { 'user-agent': this.options.userAgent || USER_AGENT, ...options.headers };
     let current = url;
     try {
-      let target = parseRequestUrl(url); // parsed once per hop: redirects hand on their own URL
+      // The store URL's userinfo leaves the URL here: it goes only as Authorization to its own
+      // origin (origin-credentials.ts), never into a request line, a message or another origin.
+      const creds = takeUserinfo(parseRequestUrl(url));
+      let target = creds.url; // parsed once per hop: redirects hand on their own URL
+      current = target.toString();
       for (let hop = 0; ; hop++) {
-        const res = await this.send(target, current, headers, guard, options.onProxy);
+        const res = await this.send(target, current, headersForHop(target, creds, headers), guard, options.onProxy);
         const location = res.headers.location;
         if (!REDIRECTS.has(res.statusCode ?? 0) || typeof location !== 'string') return this.wrap(res, current, guard);
         res.resume();
@@ -142,12 +154,18 @@ export class Transport {
             ...(res.statusCode !== undefined ? { status: res.statusCode } : {}),
           });
         }
-        const next = new URL(location, target);
+        const next = redirectTarget(location, target, current);
         if (next.protocol !== 'http:' && next.protocol !== 'https:') {
           throw new SymsrvError('E_HTTP_STATUS', `GET ${redactUrl(current)}: redirect to a ${next.protocol} URL`, { subject: redactUrl(current), retryable: false });
         }
-        // We send no credentials to origins, so a redirect carries none across hosts (the proxy
-        // layer keeps Proxy-Authorization on the proxy hop only).
+        if (target.protocol === 'https:' && next.protocol === 'http:') {
+          // Refused, not followed: the https:// store promised a file no one on the path could
+          // change, and a symbol file is checked only by its GUID and age, never by a hash, so an
+          // http:// hop would let anyone on the path substitute it (issue 14 #15).
+          badRedirect(redactUrl(current), `refused a redirect from https:// to http:// (${redactUrl(next.toString())}): the file would travel unprotected`);
+        }
+        // headersForHop drops the store's Authorization once a redirect leaves its origin (the
+        // proxy layer keeps Proxy-Authorization on the proxy hop only).
         current = next.toString();
         target = next;
       }
@@ -200,6 +218,16 @@ export class Transport {
     };
     const failed = (err: unknown): never => {
       stopHeadersTimer();
+      if (proxy && https && isNotTls(err)) {
+        // The proxy said 200 to CONNECT, then sent something of its own (a block page): its
+        // garbage, not the server's certificate.
+        const where = describeProxy(proxy);
+        throw new SymsrvError('E_PROXY', `the proxy ${where} accepted CONNECT ${u.hostname}:${u.port || 443}, then sent bytes that are not TLS (${(err as NodeJS.ErrnoException).code}): it answered in the server's place (a block page?)`, {
+          cause: err,
+          subject: where,
+          retryable: false,
+        });
+      }
       throw toTransportError(err, url, guard);
     };
 
@@ -275,8 +303,10 @@ export class Transport {
       body,
       discard: async () => {
         // A small remainder is drained so the socket can be reused (a body already parsed must
-        // still be read out: regression, repeated 404s starved the pool); a large one is cut.
-        if (contentLength !== undefined && contentLength > 64 * 1024 && !res.readableEnded) {
+        // still be read out: regression, repeated 404s starved the pool); a large one is cut, and
+        // drain() cuts a body without Content-Length past DRAIN_LIMIT (regression: an endless
+        // 404 body was read forever, whatever the timeouts).
+        if (contentLength !== undefined && contentLength > DRAIN_LIMIT && !res.readableEnded) {
           res.destroy();
           return;
         }
@@ -299,7 +329,7 @@ export class Transport {
         }
         if (res.status < 200 || res.status >= 300) {
           await res.discard();
-          throw statusError(res.status, '', res.url);
+          throw statusError(res.status, '', res.url, { headers: res.headers });
         }
         const chunks: Buffer[] = [];
         let size = 0;
@@ -341,6 +371,24 @@ export class Transport {
     this.routes.clear();
     this.selector.close();
   }
+}
+
+/**
+ * Where a redirect leads. A Location no URL parser accepts (`http://[::1`, a port of 99999) is
+ * the server's bad answer: that request's error (so the next store is tried), not a TypeError
+ * that ends the run.
+ */
+function redirectTarget(location: string, base: URL, current: string): URL {
+  try {
+    return new URL(location, base);
+  } catch {
+    const where = redactUrl(current);
+    return badRedirect(where, `a redirect to a bad Location (${JSON.stringify(maskUserinfo(location.slice(0, 200)))})`);
+  }
+}
+
+function badRedirect(where: string, what: string): never {
+  throw new SymsrvError('E_HTTP_STATUS', `GET ${where}: ${what}`, { subject: where, retryable: false });
 }
 
 /** An http(s) URL to request, or E_USAGE naming it (without its userinfo). */

@@ -10,6 +10,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  *   forbidden  403 to everything
  *   noscheme   407 without a Proxy-Authenticate header
  *   huge       an endless header section (100 KB without its end)
+ *   garbage200 (CONNECT) 200 Connection established, then bytes that are not TLS
+ *   escapes    403 whose reason phrase holds terminal escapes (ESC, BEL, a C1 CSI)
  *   tunnel     (CONNECT only) 200, then bytes both ways to the real host:port (the default)
  *   dropreused closes a kept-alive connection that already served a request, without a word (as
  *              tinyproxy does after answering HTTP/1.1 without `Connection: close`); on a new
@@ -25,7 +27,7 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-export type FaultMode = 'garbage' | 'close' | 'stall' | 'forbidden' | 'noscheme' | 'huge' | 'tunnel' | 'dropreused';
+export type FaultMode = 'garbage' | 'close' | 'stall' | 'forbidden' | 'noscheme' | 'huge' | 'escapes' | 'garbage200' | 'tunnel' | 'dropreused';
 
 export async function startFaultProxy(): Promise<FaultProxy> {
   const modes = new Map<string, FaultMode>();
@@ -51,7 +53,7 @@ export async function startFaultProxy(): Promise<FaultProxy> {
       if (mode === 'dropreused') mode = served > 0 ? 'close' : 'forbidden';
       served++;
       // A 403 or 407 keeps the connection for the next request (keep-alive); the rest end it.
-      if (mode !== 'forbidden' && mode !== 'noscheme') client.off('data', onData);
+      if (mode !== 'forbidden' && mode !== 'noscheme' && mode !== 'escapes') client.off('data', onData);
       answer(client, mode, method, authority, rest);
     };
     client.on('data', onData);
@@ -71,6 +73,12 @@ export async function startFaultProxy(): Promise<FaultProxy> {
         return;
       case 'forbidden':
         client.write('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+        return;
+      case 'garbage200':
+        client.end('HTTP/1.1 200 Connection established\r\n\r\n<html><body>Access denied by corporate policy</body></html>\r\n'.repeat(4));
+        return;
+      case 'escapes':
+        client.write(Buffer.from('HTTP/1.1 403 No\x1b]0;pwned\x07\x1b[2J\u009b31mway\r\nContent-Length: 0\r\n\r\n', 'utf8'));
         return;
       case 'noscheme':
         client.write('HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n');

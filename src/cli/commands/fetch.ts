@@ -6,7 +6,7 @@ import { parseKey, type SymbolKey } from '../../keys/key.js';
 import { copyAtomically } from '../../store/atomic.js';
 import type { ProxyOptions, TransportOptions } from '../../transport/options.js';
 import { SCHEME_STRENGTH, type SchemeName } from '../../transport/auth/types.js';
-import { EXIT_INCOMPLETE, EXIT_USAGE, ExitError } from '../exit.js';
+import { EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_USAGE, ExitError } from '../exit.js';
 import { describeError, out, printJson, warn } from '../output.js';
 import { startProgress, type Progress } from '../progress.js';
 import { promptsWanted } from '../../prompts/policy.js';
@@ -99,7 +99,15 @@ export async function run(targets: string[], opts: FetchOptions): Promise<void> 
   try {
     await Promise.all(
       limited([...unique.keys()], opts.jobs, async (i) => {
-        const r = await client.find(unique[i]!, { signal: stop.signal, ...(onBytes ? { onBytes } : {}) });
+        if (stop.signal.aborted) return;
+        let r: FindResult;
+        try {
+          r = await client.find(unique[i]!, { signal: stop.signal, ...(onBytes ? { onBytes } : {}) });
+        } catch (err) {
+          // Ctrl-C: the keys in flight end with E_ABORTED; what was done is still reported below.
+          if (stop.signal.aborted) return;
+          throw err;
+        }
         rows[i] = await toRow(r, opts.out, outNames);
         bar.fileDone();
       }),
@@ -110,16 +118,23 @@ export async function run(targets: string[], opts: FetchOptions): Promise<void> 
     await client.close();
   }
 
+  // After Ctrl-C only the keys that finished have a row (the others were not looked up: neither
+  // found nor missing), and the exit code says so (130, as shells report SIGINT).
+  const done = rows.filter((r): r is Row => r !== undefined);
   if (opts.json) {
-    printJson(rows);
+    printJson(done);
   } else {
-    for (const r of rows) {
+    for (const r of done) {
       if (r.status === 'found') out(`found ${r.key} ${r.path}`);
       else if (r.status === 'missing') out(`missing ${r.key}`);
       else out(`error ${r.key} ${r.error}`);
     }
   }
-  if (rows.some((r) => r.status !== 'found')) throw new ExitError(EXIT_INCOMPLETE);
+  if (stop.signal.aborted) {
+    warn(`interrupted: ${unique.length - done.length} of ${unique.length} keys not looked up`);
+    throw new ExitError(EXIT_INTERRUPTED);
+  }
+  if (done.some((r) => r.status !== 'found')) throw new ExitError(EXIT_INCOMPLETE);
 }
 
 async function toRow(r: FindResult, outDir: string | undefined, outNames: Map<string, string>): Promise<Row> {

@@ -1,3 +1,4 @@
+import { escapeOutput } from '../../escape.js';
 import { createInterface, type Interface } from 'node:readline';
 import { complete, executeCommand } from '../../shell/commands.js';
 import { symbolPathLines } from '../../shell/format.js';
@@ -5,7 +6,7 @@ import { HISTORY_SIZE, HistoryWriter, historyFile, readHistory } from '../../she
 import { loadTargets } from '../../shell/modules.js';
 import { ShellSession } from '../../shell/session.js';
 import { VERSION } from '../../version.js';
-import { warn } from '../output.js';
+import { inCliWords, warn } from '../output.js';
 import { proxyOptions } from './fetch.js';
 import { terminalPrompt } from '../../prompts/terminal.js';
 
@@ -51,7 +52,7 @@ export async function run(targets: string[], opts: ShellOptions): Promise<void> 
 /** The read-run loop over `input`, writing to `output`. Returns at `q` or the end of input. */
 export async function runConsole(session: ShellSession, input: NodeJS.ReadStream, output: NodeJS.WriteStream): Promise<void> {
   const print = (line: string): void => {
-    output.write(line + '\n');
+    output.write(escapeOutput(inCliWords(line)) + '\n'); // outside text (names, answers) in a terminal; option names as flags
   };
   const interactive = Boolean(input.isTTY && output.isTTY);
   const reader = interactive ? await TerminalReader.open(session, input, output) : new PipeReader(input);

@@ -1,3 +1,5 @@
+import { SymsrvError } from '../../errors.js';
+import { describeProxy } from '../select/select.js';
 import { parseUserSpec } from './challenge.js';
 import type { Credentials } from './types.js';
 
@@ -31,6 +33,16 @@ export function resolveCredentials(proxy: URL, o: CredentialOptions): ResolvedCr
   if (o.credentials) return make(o.credentials.user, o.credentials.password, 'option');
   if (o.user) return make(o.user, env.SYMSRV_PROXY_PASSWORD ?? '', '--proxy-user');
   if (env.SYMSRV_PROXY_USER) return make(env.SYMSRV_PROXY_USER, env.SYMSRV_PROXY_PASSWORD ?? '', 'SYMSRV_PROXY_USER');
-  if (proxy.username) return make(decodeURIComponent(proxy.username), decodeURIComponent(proxy.password), 'proxy URL');
+  if (proxy.username) return make(decode(proxy, proxy.username), decode(proxy, proxy.password), 'proxy URL');
   return undefined;
+}
+
+/** Percent-decoding of a proxy URL's userinfo; a bad escape is E_USAGE, never a URIError. */
+function decode(proxy: URL, text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    const where = describeProxy(proxy);
+    throw new SymsrvError('E_USAGE', `the proxy ${where}: its user name or password has a bad %-escape (write % itself as %25)`, { subject: where });
+  }
 }

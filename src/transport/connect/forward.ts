@@ -57,7 +57,7 @@ export class ForwardPool {
       this.release(lane);
     };
     try {
-      const authRequest = { method: 'GET', uri: url.toString() };
+      const authRequest = { method: 'GET', uri: withoutUserinfo(url) };
       const fresh = !lane.socket || lane.socket.destroyed;
       if (fresh) lane.auth = new ConnectionAuth(this.auth);
       let reused = !fresh;
@@ -126,7 +126,8 @@ export class ForwardPool {
         host: this.proxy.hostname.replace(/^\[|\]$/g, ''),
         port: Number(this.proxy.port || 80),
         method: 'GET',
-        path: url.toString(),
+        // The transport has already moved userinfo into Authorization; this is the last guard.
+        path: withoutUserinfo(url),
         headers: h,
         agent: lane.agent,
       });
@@ -187,11 +188,40 @@ export class ForwardPool {
   }
 }
 
-/** Reads a response out to its end (or its close), so its keep-alive socket goes back to the pool. */
-export function drain(res: IncomingMessage): Promise<void> {
+/** The absolute-URI request target: never with userinfo (RFC 9110 §4.2.4; proxies log this line). */
+function withoutUserinfo(url: URL): string {
+  if (!url.username && !url.password) return url.toString();
+  const u = new URL(url.href);
+  u.username = '';
+  u.password = '';
+  return u.toString();
+}
+
+/**
+ * What drain() reads of a body no one wants (a 404 page, a 407 page) before it gives up on the
+ * connection: enough for any real error page, so the keep-alive socket is reused; a body without
+ * an end (a hostile or broken server) then costs one connection, not a read that never ends.
+ */
+export const DRAIN_LIMIT = 64 * 1024;
+
+/**
+ * Reads a response out to its end (or its close), so its keep-alive socket goes back to the pool;
+ * past `limit` bytes it destroys the response (and so its socket) instead.
+ */
+export function drain(res: IncomingMessage, limit = DRAIN_LIMIT): Promise<void> {
   return new Promise((resolve) => {
     // Even a body already parsed (res.complete) must be read out: only then does the Agent free the socket.
     if (res.readableEnded || res.destroyed) return resolve();
+    let seen = 0;
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > limit) {
+        res.off('data', onData);
+        res.destroy();
+        resolve();
+      }
+    };
+    res.on('data', onData);
     res.once('end', () => setImmediate(resolve));
     res.once('close', resolve);
     res.once('error', () => resolve());

@@ -79,7 +79,11 @@ export function parseProxy(text: string, where: string): URL {
   if (url.hostname.length > 255) throw usage('the host name is longer than 255 characters');
   // WHATWG URL parsing leaves the path of a non-special scheme (socks5:) empty, not '/'.
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
-    throw usage('a proxy is host:port, without a path (a PAC file goes in the pac option, CLI --pac)');
+    throw usage('a proxy is host:port, without a path (a PAC file goes in the pac option)');
+  }
+  if (!decodable(url.username) || !decodable(url.password)) {
+    // Checked here, so a URIError never escapes later from the credentials (credentials.ts).
+    throw usage('its user name or password has a bad %-escape (write % itself as %25)');
   }
   if (url.port === '0') throw usage('port 0 is not a port');
   if (scheme === undefined && !hasPort(withScheme)) {
@@ -93,4 +97,13 @@ function hasPort(urlText: string): boolean {
   const authority = urlText.slice(urlText.indexOf('://') + 3).split(/[/?#]/, 1)[0] ?? '';
   const hostPort = authority.slice(authority.lastIndexOf('@') + 1);
   return hostPort.startsWith('[') ? /\]:\d+$/.test(hostPort) : /:\d+$/.test(hostPort);
+}
+
+function decodable(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

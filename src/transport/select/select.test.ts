@@ -71,7 +71,7 @@ describe('parseProxyOption', () => {
     ['socks4a://127.0.0.1:1080', /socks4a:\/\/ \(SOCKS4\) proxies are not supported/],
     ['socks5h://127.0.0.1:1080/path', /without a path/],
     ['ftp://proxy:21', /ftp:\/\/ proxies are not supported/],
-    ['http://proxy:3128/proxy.pac', /without a path \(a PAC file goes in the pac option, CLI --pac\)/],
+    ['http://proxy:3128/proxy.pac', /without a path \(a PAC file goes in the pac option\)/],
     ['http://proxy:3128/?x=1', /without a path/],
     ['proxy:0', /port 0/],
     ['proxy:99999', /not a proxy/],
@@ -131,7 +131,7 @@ describe('selectProxies: precedence, first match wins', () => {
   test("1. proxy 'direct' (--no-proxy) beats everything too", async () => {
     const [choice, ...rest] = await selectProxies(MSDL, { ...everything(), proxy: 'direct' });
     assert.deepEqual(rest, []);
-    assert.deepEqual(choice, { url: null, source: 'option', detail: "proxy option 'direct' (--no-proxy): connecting directly, whatever the environment says" });
+    assert.deepEqual(choice, { url: null, source: 'option', detail: "proxy option 'direct': connecting directly, whatever the environment says" });
     assert.deepEqual(await pick(MSDL, { ...everything(), proxy: 'DIRECT' }), [['DIRECT', 'option']]);
   });
 

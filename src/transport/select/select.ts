@@ -294,7 +294,7 @@ function optionChoice(proxy: string | null | undefined): ProxyChoice | undefined
   if (proxy === null || proxy === undefined) return undefined;
   if (typeof proxy !== 'string') throw new SymsrvError('E_USAGE', `the proxy option must be a string, 'direct' or null, not ${typeof proxy}`);
   if (/^\s*direct\s*$/i.test(proxy)) {
-    return { url: null, source: 'option', detail: `proxy option 'direct' (--no-proxy): connecting directly, whatever the environment says` };
+    return { url: null, source: 'option', detail: `proxy option 'direct': connecting directly, whatever the environment says` };
   }
   const url = parseProxy(proxy, 'proxy option');
   return { url, source: 'option', detail: `proxy option: ${describeProxy(url)}` };
