@@ -43,11 +43,14 @@ export class StoreChain {
       const downstream = this.stores.slice(0, i).filter((s): s is WritableStore => isWritable(s) && !this.unwritable.has(s));
       let into: string | undefined;
       let target: WritableStore | undefined;
+      // Where a download or an expanded `.pd_` goes; for a local store, chosen only if one is found.
+      const resolveTarget = async (): Promise<string> => {
+        ({ into, target } = await this.downloadTarget(key, downstream));
+        return into;
+      };
       try {
-        if (store.kind === 'http') {
-          ({ into, target } = await this.downloadTarget(key, downstream));
-        }
-        const result = await store.lookup(key, { ...ctx, into });
+        if (store.kind === 'http') await resolveTarget();
+        const result = await store.lookup(key, { ...ctx, into, expandInto: resolveTarget });
         if (result.status === 'missing') continue;
         const path = await this.fill(key, result.path, downstream.filter((s) => s !== target));
         return { status: 'found', path: target ? result.path : path ?? result.path, store: store.location, downloaded: result.downloaded };

@@ -7,6 +7,7 @@ import type { SymbolKey } from '../keys/key.js';
 import type { HttpResponse } from '../transport/transport.js';
 import { redactUrl, toTransportError } from '../transport/errors.js';
 import { writeAtomically } from './atomic.js';
+import { expandInto } from './expand.js';
 import { checkContent, checkSource } from './validate.js';
 
 /**
@@ -26,7 +27,7 @@ const SMALL_BODY = 1024 * 1024;
 
 export interface DownloadOptions {
   key: SymbolKey;
-  /** The body is a compressed store file (`.pd_`): checked as a CAB, not against the key. */
+  /** The body is a compressed store file (`.pd_`, a CAB): it is expanded as it arrives, and the result checked against the key. */
   compressed?: boolean;
   signal?: AbortSignal;
   /** Called with each chunk's size as it is written. */
@@ -41,7 +42,8 @@ export interface DownloadOptions {
  */
 export async function saveResponse(res: HttpResponse, dir: string, fileName: string, options: DownloadOptions): Promise<string> {
   const where = redactUrl(res.url);
-  const check = { compressed: options.compressed ?? false, origin: where };
+  const check = { origin: where };
+  if (options.compressed) return saveExpanded(res, dir, options);
   if (res.contentLength !== undefined && res.contentLength <= SMALL_BODY) {
     const bytes = await readSmallBody(res, res.contentLength, options);
     await checkSource(new BufferSource(bytes, where), options.key, check);
@@ -69,6 +71,23 @@ export async function saveResponse(res: HttpResponse, dir: string, fileName: str
     checkLength(file.bytesWritten, res.contentLength, where);
     await checkContent(temp, options.key, check);
   });
+}
+
+/** Streams a CAB body through the expander into `dir/key.name` (a temp file, checked, renamed). */
+async function saveExpanded(res: HttpResponse, dir: string, options: DownloadOptions): Promise<string> {
+  if (options.onBytes) {
+    const onBytes = options.onBytes;
+    res.body.on('data', (chunk: Buffer) => onBytes(chunk.length));
+  }
+  try {
+    return await expandInto(res.body, dir, {
+      key: options.key,
+      origin: redactUrl(res.url),
+      sourceError: (err) => toTransportError(err, res.url, options.signal),
+    });
+  } finally {
+    await res.discard();
+  }
 }
 
 /** Reads a body of `expected` bytes (its Content-Length) into one buffer; more or fewer is an error. */
