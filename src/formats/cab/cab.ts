@@ -118,7 +118,13 @@ export async function readFiles(r: StreamReader, header: CabHeader, name: string
     // _A_NAME_IS_UTF (0x80): the name is UTF-8; otherwise the cabinet's code page (ASCII in practice).
     const fileName = raw.toString(attribs & 0x80 ? 'utf8' : 'latin1');
     if (fileName === '') throw bad(name, `file entry ${i} has an empty name`);
-    files.push({ cbFile: f.readUInt32LE(0), uoffFolderStart: f.readUInt32LE(4), iFolder: f.readUInt16LE(8), name: fileName });
+    const iFolder = f.readUInt16LE(8);
+    // 0xFFFD-0xFFFF: continued from/to another cabinet (refused when expanding). libmspack refuses
+    // a cabinet with any file in a folder that does not exist; so does this.
+    if (iFolder >= header.cFolders && iFolder < 0xfffd) {
+      throw bad(name, `file entry ${i} names folder ${iFolder}, but the cabinet has ${header.cFolders}`);
+    }
+    files.push({ cbFile: f.readUInt32LE(0), uoffFolderStart: f.readUInt32LE(4), iFolder, name: fileName });
   }
   return files;
 }
