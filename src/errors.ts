@@ -30,7 +30,7 @@ export const ErrorCodes = {
   E_HTTP_STATUS: 'E_HTTP_STATUS',
   /** What arrived is not the file that was asked for (HTML page, wrong GUID, wrong magic). */
   E_INVALID_CONTENT: 'E_INVALID_CONTENT',
-  /** The file is stored compressed in a way symsrv does not expand (a Quantum CAB). */
+  /** A compressed file symsrv does not use as is: a Quantum CAB, or a CAB given where a key is computed (`symsrv key x.pd_`). */
   E_COMPRESSED_UNSUPPORTED: 'E_COMPRESSED_UNSUPPORTED',
   /** A compressed store file (`.pd_`, a Microsoft Cabinet) is malformed: bad structure, checksum or compressed data. */
   E_BAD_CAB: 'E_BAD_CAB',
