@@ -278,15 +278,33 @@ export class LzxDecoder {
     let r0 = this.r0;
     let r1 = this.r1;
     let r2 = this.r2;
+    // The main-tree lookup is inlined on local copies of the bit reader (it runs once per output
+    // byte for literals); the copies go back to the fields before any other read.
+    const input = this.input;
+    const end = this.end;
+    let ip = this.ip;
+    let buf = this.bitBuf;
+    let cnt = this.bitCount;
     while (posn < stop) {
-      this.ensure(mainBits);
-      const e = mainT[(this.bitBuf >>> (this.bitCount - mainBits)) & mainMask]!;
-      this.bitCount -= e & 31;
+      if (cnt < 16) {
+        let w = 0;
+        if (ip + 1 < end) w = input[ip]! | (input[ip + 1]! << 8);
+        else if (ip < end) w = input[ip]!;
+        else if (ip > end + OVERREAD) throw this.corrupt('the compressed data ends early');
+        ip += 2;
+        buf = (buf << 16) | w;
+        cnt += 16;
+      }
+      const e = mainT[(buf >>> (cnt - mainBits)) & mainMask]!;
+      cnt -= e & 31;
       const sym = e >>> 5;
       if (sym < NUM_CHARS) {
         window[posn++] = sym;
         continue;
       }
+      this.ip = ip;
+      this.bitBuf = buf;
+      this.bitCount = cnt;
       const m = sym - NUM_CHARS;
       let len = m & 7;
       if (len === 7) len += this.symbol(this.length, 'length');
@@ -318,6 +336,9 @@ export class LzxDecoder {
         r1 = r0;
         r0 = off;
       }
+      ip = this.ip;
+      buf = this.bitBuf;
+      cnt = this.bitCount;
       if (posn + len > stop) throw this.corrupt('a match runs past the end of its block or frame');
       // Nothing before the stream's first byte can be referred to (libmspack's "premature match" check).
       if (off > this.offset + (posn - this.framePosn)) {
@@ -325,19 +346,38 @@ export class LzxDecoder {
       }
       if (off > windowSize || off === 0) throw this.corrupt(`match offset ${off} outside the window`);
       let src = posn - off;
-      if (src < 0) src += windowSize;
-      if (src + len <= posn || (src > posn && src + len <= windowSize)) {
+      if (src >= 0) {
+        // No wrap: a far source is one copyWithin; a near one (a repeated pattern, overlapping the
+        // destination) is copied a period at a time, each piece already written when read.
         if (off >= len) {
           window.copyWithin(posn, src, src + len);
           posn += len;
-          continue;
+        } else if (off === 1) {
+          window.fill(window[src]!, posn, posn + len);
+          posn += len;
+        } else if (off >= 8) {
+          for (let left = len; left > 0; ) {
+            const n = left < off ? left : off;
+            window.copyWithin(posn, src, src + n);
+            posn += n;
+            src += n;
+            left -= n;
+          }
+        } else {
+          for (let k = 0; k < len; k++) window[posn++] = window[src++]!;
         }
+        continue;
       }
+      // The source wraps around the window's end (the destination never does: frames fit the window).
+      src += windowSize;
       for (let k = 0; k < len; k++) {
         window[posn++] = window[src++]!;
         if (src === windowSize) src = 0;
       }
     }
+    this.ip = ip;
+    this.bitBuf = buf;
+    this.bitCount = cnt;
     this.windowPosn = posn;
     this.r0 = r0;
     this.r1 = r1;
