@@ -75,18 +75,24 @@ export async function saveResponse(res: HttpResponse, dir: string, fileName: str
 
 /** Streams a CAB body through the expander into `dir/key.name` (a temp file, checked, renamed). */
 async function saveExpanded(res: HttpResponse, dir: string, options: DownloadOptions): Promise<string> {
-  if (options.onBytes) {
-    const onBytes = options.onBytes;
-    res.body.on('data', (chunk: Buffer) => onBytes(chunk.length));
-  }
+  const onBytes = options.onBytes;
+  // Counted as the expander pulls each chunk (a 'data' listener would fight the pull for the flow).
+  const body = onBytes ? counted(res.body, onBytes) : res.body;
   try {
-    return await expandInto(res.body, dir, {
+    return await expandInto(body, dir, {
       key: options.key,
       origin: redactUrl(res.url),
       sourceError: (err) => toTransportError(err, res.url, options.signal),
     });
   } finally {
     await res.discard();
+  }
+}
+
+async function* counted(body: AsyncIterable<Buffer>, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of body) {
+    onBytes(chunk.length);
+    yield chunk;
   }
 }
 

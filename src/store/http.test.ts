@@ -142,6 +142,15 @@ describe('HttpStore against nginx', () => {
     assert.deepEqual(r.probes.map((p) => `${p.target.split('/').pop()} ${p.result}`), ['crash.pdb 404', 'crash.pd_ 200']);
   });
 
+  test('progress counts the .pd_ bytes as they arrive', async () => {
+    const into = join(await makeTempDir('symsrv-into-', tmp), 'dst');
+    let bytes = 0;
+    const r = await new HttpStore(`${nginx.url}/store/packed`, transport).lookup(CRASH_PDB, { into, onBytes: (n) => (bytes += n) });
+    assert.equal(r.status, 'found');
+    const packed = join(tmp, 'www', 'packed', CRASH_PDB.name, CRASH_PDB.id, 'crash.pd_');
+    assert.equal(bytes, (await readFile(packed)).length);
+  });
+
   test('a malformed .pd_ is an E_BAD_CAB and leaves no file', async () => {
     const r = await lookup(`${nginx.url}/store/packed`, HELLO_PDB);
     assert.ok(isSymsrvError(r.error, 'E_BAD_CAB'), String(r.error));
