@@ -2,7 +2,8 @@
 # `npm run bench`: symsrv against curl on a real nginx, on tmpfs (bench/bench.ts), then through the
 # authenticating-proxy rig (bench/proxy.ts, via bench/proxy-run.sh; needs root).
 # Arguments pass through: `npm run bench -- small` runs only the 200-small-files scenario,
-# `-- big` only the 1 GiB one, `-- proxy` only the proxy benchmark; they combine (`-- small proxy`).
+# `-- big` only the 1 GiB one, `-- proxy` only the proxy benchmark, `-- cab` only CAB expansion against
+# cabextract (bench/cab.ts; BENCH_CAB_MIB, 300); they combine (`-- small proxy`).
 # Environment: BENCH_ROUNDS (3), BENCH_SMALL_FILES (200), BENCH_SMALL_PAD_KIB (64), BENCH_BIG_MIB (1024),
 # BENCH_TMPFS (/dev/shm); for the proxy part see bench/proxy-run.sh.
 set -euo pipefail
@@ -10,10 +11,17 @@ cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run --silent build
 proxy=0
+cab=0
 direct=()
-for a in "$@"; do if [ "$a" = proxy ]; then proxy=1; else direct+=("$a"); fi; done
-[ $# -eq 0 ] && proxy=1
+for a in "$@"; do
+  case "$a" in proxy) proxy=1 ;; cab) cab=1 ;; *) direct+=("$a") ;; esac
+done
+[ $# -eq 0 ] && proxy=1 && cab=1
 rc=0
+if [ "$cab" = 1 ]; then
+  node dist/bench/cab.js run || rc=$?
+  [ "$rc" -ge 128 ] && exit "$rc"
+fi
 if [ $# -eq 0 ] || [ ${#direct[@]} -gt 0 ]; then
   node dist/bench/bench.js run ${direct[@]+"${direct[@]}"} || rc=$?
   [ "$rc" -ge 128 ] && exit "$rc" # Ctrl-C (130): stop here, do not start the proxy part

@@ -21,6 +21,8 @@ need readelf binutils
 need objcopy binutils
 need gcc gcc
 need nginx nginx-light
+need cabextract cabextract # CAB expansion is checked against libmspack (src/formats/cab, src/store/expand.test.ts)
+need gcab gcab # makes the MSZIP .pd_ store files the tests serve
 need curl curl
 need openssl openssl
 need tmux tmux

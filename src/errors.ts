@@ -35,8 +35,10 @@ export const ErrorCodes = {
   E_HTTP_STATUS: 'E_HTTP_STATUS',
   /** What arrived is not the file that was asked for (HTML page, wrong GUID, wrong magic). */
   E_INVALID_CONTENT: 'E_INVALID_CONTENT',
-  /** The file is stored compressed (`.pd_`, CAB) and expanding it is not supported yet. */
+  /** A compressed file symsrv does not use as is: a Quantum CAB, or a CAB given where a key is computed (`symsrv key x.pd_`). */
   E_COMPRESSED_UNSUPPORTED: 'E_COMPRESSED_UNSUPPORTED',
+  /** A compressed store file (`.pd_`, a Microsoft Cabinet) is malformed: bad structure, checksum or compressed data. */
+  E_BAD_CAB: 'E_BAD_CAB',
   /** A `file.ptr` names a target that cannot be used. */
   E_BAD_POINTER: 'E_BAD_POINTER',
   /** The proxy could not be used: unreachable, refused the tunnel (403), or did not speak HTTP. */

@@ -47,10 +47,20 @@ export class StoreChain {
       if (ctx.skipHttp && store.kind === 'http') continue;
       const writable = (): WritableStore[] => this.stores.slice(0, i).filter((s): s is WritableStore => isWritable(s) && !this.unwritable.has(s));
       try {
+        // A local store's compressed file (`name.pd_`) is expanded into the nearest writable store
+        // in front (SymSrv never expands beside it): that folder is chosen only if one is found.
+        let expandedTarget: WritableStore | undefined;
+        const expandInto = async (): Promise<string> => {
+          const t = await this.downloadTarget(key, writable());
+          expandedTarget = t.target;
+          return t.into;
+        };
         const found =
           store.kind === 'http'
             ? await this.download(store, key, ctx, writable)
-            : await store.lookup(key, { ...ctx, into: undefined }).then((r) => (r.status === 'found' ? { status: 'found' as const, result: r, target: undefined } : r));
+            : await store
+                .lookup(key, { ...ctx, into: undefined, expandInto })
+                .then((r) => (r.status === 'found' ? { status: 'found' as const, result: r, target: expandedTarget } : r));
         if (found.status === 'missing') continue;
         const { result, target } = found;
         const path = await this.fill(key, result.path, writable().filter((s) => s !== target));

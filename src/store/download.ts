@@ -8,6 +8,7 @@ import type { HttpResponse } from '../transport/transport.js';
 import { redactUrl, toTransportError } from '../transport/errors.js';
 import { writeAtomically } from './atomic.js';
 import { BodyGuard, DEFAULT_MAX_SIZE, sizeBound, tooLarge } from './bound.js';
+import { expandInto } from './expand.js';
 import { checkContent, checkSource } from './validate.js';
 
 /**
@@ -27,7 +28,7 @@ const SMALL_BODY = 1024 * 1024;
 
 export interface DownloadOptions {
   key: SymbolKey;
-  /** The body is a compressed store file (`.pd_`): checked as a CAB, not against the key. */
+  /** The body is a compressed store file (`.pd_`, a CAB): it is expanded as it arrives, and the result checked against the key. */
   compressed?: boolean;
   signal?: AbortSignal;
   /** Called with each chunk's size as it is written. */
@@ -44,12 +45,13 @@ export interface DownloadOptions {
  */
 export async function saveResponse(res: HttpResponse, dir: string, fileName: string, options: DownloadOptions): Promise<string> {
   const where = redactUrl(res.url);
-  const check = { compressed: options.compressed ?? false, origin: where };
+  const check = { origin: where };
   const limit = sizeBound(options.key, options.maxSize ?? DEFAULT_MAX_SIZE);
   if (res.contentLength !== undefined && res.contentLength > limit) {
     await res.discard();
     throw tooLarge(where, options.key, limit);
   }
+  if (options.compressed) return saveExpanded(res, dir, options);
   if (res.contentLength !== undefined && res.contentLength <= SMALL_BODY) {
     const bytes = await readSmallBody(res, res.contentLength, options);
     await checkSource(new BufferSource(bytes, where), options.key, check);
@@ -82,6 +84,29 @@ export async function saveResponse(res: HttpResponse, dir: string, fileName: str
     checkLength(file.bytesWritten, res.contentLength, where);
     await checkContent(temp, options.key, check);
   });
+}
+
+/** Streams a CAB body through the expander into `dir/key.name` (a temp file, checked, renamed). */
+async function saveExpanded(res: HttpResponse, dir: string, options: DownloadOptions): Promise<string> {
+  const onBytes = options.onBytes;
+  // Counted as the expander pulls each chunk (a 'data' listener would fight the pull for the flow).
+  const body = onBytes ? counted(res.body, onBytes) : res.body;
+  try {
+    return await expandInto(body, dir, {
+      key: options.key,
+      origin: redactUrl(res.url),
+      sourceError: (err) => toTransportError(err, res.url, options.signal),
+    });
+  } finally {
+    await res.discard();
+  }
+}
+
+async function* counted(body: AsyncIterable<Buffer>, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of body) {
+    onBytes(chunk.length);
+    yield chunk;
+  }
 }
 
 /** Reads a body of `expected` bytes (its Content-Length) into one buffer; more or fewer is an error. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startFaultServer } from '../../test/helpers/faults.js';
 import { startNginx, type NginxServer } from '../../test/helpers/nginx.js';
-import { buildStore, writeMessagePointer, writePointer } from '../../test/helpers/store.js';
+import { buildStore, writeMessagePointer, writePacked, writePointer } from '../../test/helpers/store.js';
 import { listFiles as files, makeTempDir } from '../../test/helpers/tempdir.js';
 import { isSymsrvError } from '../errors.js';
 import { parseKey } from '../keys/key.js';
@@ -37,7 +37,9 @@ describe('HttpStore against nginx', () => {
       { path: join(FIX, 'pdb/HelloWorld.pdb'), key: CWE_PDB.index },
     ]);
     await buildStore(join(root, 'three'), [{ path: join(FIX, 'pdb/crash.pdb'), key: CRASH_PDB.index }], { threeTier: true });
-    // a compressed entry only (a CAB named .pd_)
+    // compressed entries only (CABs named .pd_, made by gcab as SymStore /compress makes them)
+    await writePacked(join(root, 'packed'), CRASH_PDB, join(FIX, 'pdb/crash.pdb'));
+    // a cabinet whose header is cut short
     await mkdir(join(root, 'packed', HELLO_PDB.name, HELLO_PDB.id), { recursive: true });
     await writeFile(join(root, 'packed', HELLO_PDB.name, HELLO_PDB.id, 'HelloWorld.pd_'), Buffer.from('MSCF\0\0\0\0'));
     // pointers
@@ -131,10 +133,40 @@ describe('HttpStore against nginx', () => {
     assert.deepEqual(await files(r.into), []);
   });
 
-  test('a compressed-only entry says so clearly', async () => {
+  test('a compressed-only entry (.pd_) is expanded into the downstream folder under the key\'s name', async () => {
+    const r = await lookup(`${nginx.url}/store/packed`, CRASH_PDB);
+    assert.equal(r.error, undefined);
+    assert.deepEqual(r.result, { status: 'found', path: join(r.into, 'crash.pdb'), downloaded: true });
+    assert.deepEqual(await readFile(join(r.into, 'crash.pdb')), await readFile(join(FIX, 'pdb/crash.pdb')));
+    assert.deepEqual(await files(r.into), ['crash.pdb']);
+    assert.deepEqual(r.probes.map((p) => `${p.target.split('/').pop()} ${p.result}`), ['crash.pdb 404', 'crash.pd_ 200']);
+  });
+
+  test('progress counts the .pd_ bytes as they arrive', async () => {
+    const into = join(await makeTempDir('symsrv-into-', tmp), 'dst');
+    let bytes = 0;
+    const r = await new HttpStore(`${nginx.url}/store/packed`, transport).lookup(CRASH_PDB, { into, onBytes: (n) => (bytes += n) });
+    assert.equal(r.status, 'found');
+    const packed = join(tmp, 'www', 'packed', CRASH_PDB.name, CRASH_PDB.id, 'crash.pd_');
+    assert.equal(bytes, (await readFile(packed)).length);
+  });
+
+  test('a malformed .pd_ is an E_BAD_CAB and leaves no file', async () => {
     const r = await lookup(`${nginx.url}/store/packed`, HELLO_PDB);
-    assert.ok(isSymsrvError(r.error, 'E_COMPRESSED_UNSUPPORTED'), String(r.error));
+    assert.ok(isSymsrvError(r.error, 'E_BAD_CAB'), String(r.error));
+    assert.match((r.error as Error).message, /\/packed\/HelloWorld\.pdb\/.*\/HelloWorld\.pd_: the cabinet ends inside the cabinet header/);
     assert.deepEqual(await files(r.into), []);
+  });
+
+  test('a .pd_ whose connection is cut mid-body: E_NETWORK, no partial file', async () => {
+    const noRetry = new Transport({ retries: 0 });
+    try {
+      const r = await lookup(`${faults.url}/truncate/packed`, CRASH_PDB, noRetry);
+      assert.ok(isSymsrvError(r.error, 'E_NETWORK'), String(r.error));
+      assert.deepEqual(await files(r.into), []);
+    } finally {
+      await noRetry.close();
+    }
   });
 
   test('file.ptr: PATH:<url> is followed, MSG: is shown, PATH:<local file> is refused', async () => {

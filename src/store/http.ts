@@ -14,7 +14,8 @@ import type { LookupContext, LookupResult, Store } from './types.js';
 /**
  * A symbol store behind HTTP(S) (`srv*cache*https://msdl.microsoft.com/download/symbols`).
  * Probes in SymSrv's order: the file, its compressed `.pd_` form, then `file.ptr`. A file found
- * is streamed into `ctx.into` (the nearest downstream store), checked, then renamed into place.
+ * is streamed into `ctx.into` (the nearest downstream store; a `.pd_` expanded on the way, as
+ * SymSrv leaves it), checked, then renamed into place.
  */
 export class HttpStore implements Store {
   readonly kind = 'http' as const;
@@ -72,15 +73,9 @@ export class HttpStore implements Store {
       return { status: 'found', path: this.placed(ctx, key), downloaded: true };
     }
 
-    const packedUrl = storeUrl(this.base, segments, compressedName(key.name));
-    const packed = await this.open(packedUrl, ctx);
-    if (packed) {
-      await packed.discard();
-      throw new SymsrvError(
-        'E_COMPRESSED_UNSUPPORTED',
-        `${redactUrl(packedUrl)} is compressed (SymStore /compress); expanding compressed symbol files is not supported yet`,
-        { subject: redactUrl(packedUrl) },
-      );
+    // A compressed store file (SymStore /compress): expanded as it streams in, to the key's own name.
+    if (await this.download(storeUrl(this.base, segments, compressedName(key.name)), key, ctx, true)) {
+      return { status: 'found', path: this.placed(ctx, key), downloaded: true };
     }
 
     const ptrUrl = storeUrl(this.base, segments, POINTER_FILE);
@@ -108,11 +103,7 @@ export class HttpStore implements Store {
     return `${ctx.into!.replace(/[\\/]+$/, '')}/${key.name}`;
   }
 
-  /** GETs `url` with retries; undefined on 404/410; a 2xx response otherwise (anything else throws). */
-  private async open(url: string, ctx: LookupContext): Promise<HttpResponse | undefined> {
-    return withRetry(async () => this.openOnce(url, ctx), this.transport.options, ctx.signal);
-  }
-
+  /** GETs `url` once; undefined on 404/410; a 2xx response otherwise (anything else throws). */
   private async openOnce(url: string, ctx: LookupContext): Promise<HttpResponse | undefined> {
     let res: HttpResponse;
     let via: string | undefined;

@@ -1,13 +1,17 @@
-import type { Dirent } from 'node:fs';
+import { createReadStream, type Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SymsrvError } from '../errors.js';
 import type { SymbolKey } from '../keys/key.js';
 import { ioError } from './atomic.js';
+import { expandInto } from './expand.js';
 import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder, storePath } from './layout.js';
 import { isUrl, parsePointer, POINTER_LIMIT } from './pointer.js';
 import type { LookupContext, LookupResult, WritableStore } from './types.js';
 import { checkContent } from './validate.js';
+
+/** Read size for a compressed store file: large reads, few thread-pool round trips. */
+const READ_CHUNK = 1024 * 1024;
 
 /**
  * A symbol store in a folder or on a file share (`srv*C:\sym`, `srv*\\server\symbols`).
@@ -46,11 +50,15 @@ export class LocalStore implements WritableStore {
     const packed = join(folder, compressedName(key.name));
     if (await isFileEntry(names.get(compressedName(key.name)), packed)) {
       probe(packed, 'found');
-      throw new SymsrvError(
-        'E_COMPRESSED_UNSUPPORTED',
-        `${packed} is compressed (SymStore /compress); expanding compressed symbol files is not supported yet`,
-        { subject: packed },
-      );
+      // SymSrv expands a compressed file into the downstream store (or a temp folder), never beside it.
+      const into = await ctx.expandInto?.();
+      if (!into) throw new SymsrvError('E_IO', `no writable store to expand ${packed} into`, { subject: packed });
+      const path = await expandInto(createReadStream(packed, { highWaterMark: READ_CHUNK }), into, {
+        key,
+        origin: packed,
+        sourceError: (err) => ioError(`cannot read ${packed}`, err, packed),
+      });
+      return { status: 'found', path, downloaded: true };
     }
 
     const ptrPath = join(folder, POINTER_FILE);

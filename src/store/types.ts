@@ -17,6 +17,11 @@ export interface LookupContext {
    * for the key), or undefined when the store itself is the nearest (nothing to fill).
    */
   into: string | undefined;
+  /**
+   * The folder a local store's compressed file (`name.pd_`) is expanded into: the nearest writable
+   * downstream store's folder, or a session temp folder. Asked only when such a file is found.
+   */
+  expandInto?: (() => Promise<string>) | undefined;
   signal?: AbortSignal | undefined;
   onBytes?: ((n: number) => void) | undefined;
   onProbe?: ((e: ProbeEvent) => void) | undefined;

@@ -1,4 +1,5 @@
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /**
@@ -55,4 +56,22 @@ export function writePointer(root: string, key: string, target: string, opts: { 
 /** `name/ID/file.ptr` containing `MSG:text`. */
 export function writeMessagePointer(root: string, key: string, text: string, opts: { threeTier?: boolean } = {}): Promise<void> {
   return writePtr(root, key, `MSG:${text}`, opts.threeTier ?? false);
+}
+
+/**
+ * `name/ID/name.xx_`: the file as a cabinet made by gcab (MSZIP, CFDATA checksums), what
+ * `symstore add /compress` leaves; the cabinet holds one file named as the key's file.
+ */
+export async function writePacked(root: string, key: { name: string; id: string }, source: string, opts: { threeTier?: boolean } = {}): Promise<string> {
+  const folder = opts.threeTier ? join(root, key.name.slice(0, 2), key.name, key.id) : join(root, key.name, key.id);
+  await mkdir(folder, { recursive: true });
+  const staged = join(folder, key.name); // gcab stores the name as given: stage it under the key's name
+  await copyFile(source, staged);
+  const packed = join(folder, `${key.name.slice(0, -1)}_`);
+  try {
+    execFileSync('gcab', ['-c', '-z', packed, key.name], { cwd: folder, stdio: ['ignore', 'ignore', 'pipe'] });
+  } finally {
+    await rm(staged, { force: true });
+  }
+  return packed;
 }

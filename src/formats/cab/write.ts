@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { deflateRawSync } from 'node:zlib';
 import { SymsrvError } from '../../errors.js';
+import { blockChecksum } from './checksum.js';
 
 /**
  * Writes a one-file Microsoft Cabinet with MSZIP compression: what `symstore add /compress`
@@ -64,7 +65,7 @@ export async function writeCabinet(sourcePath: string, destPath: string, name: s
       const head = Buffer.alloc(8);
       head.writeUInt16LE(data.length, 4); // cbData
       head.writeUInt16LE(chunk.length, 6); // cbUncomp
-      head.writeUInt32LE(dataChecksum(head, data), 0);
+      head.writeUInt32LE(blockChecksum(head.subarray(4, 8), data), 0); // over the data, then cbData and cbUncomp
       await dst.write(Buffer.concat([head, data]), 0, 8 + data.length, at);
       at += 8 + data.length;
       blocks++;
@@ -93,25 +94,6 @@ export async function writeCabinet(sourcePath: string, destPath: string, name: s
     await src.close();
     await dst?.close();
   }
-}
-
-/**
- * The CFDATA checksum ([MS-CAB] 2.6, "Checksum method"): the data's 32-bit little-endian words
- * XORed together (a tail of 1-3 bytes packed big-end first), then the same over cbData and
- * cbUncomp with that as the seed.
- */
-export function dataChecksum(head: Buffer, data: Buffer): number {
-  return checksum(head.subarray(4, 8), checksum(data, 0));
-}
-
-export function checksum(bytes: Buffer, seed: number): number {
-  let csum = seed >>> 0;
-  const words = bytes.length >>> 2;
-  for (let i = 0; i < words; i++) csum = (csum ^ bytes.readUInt32LE(i * 4)) >>> 0;
-  // The 1-3 trailing bytes, first byte highest (libmspack's cabd_checksum does the same).
-  let tail = 0;
-  for (let p = words * 4; p < bytes.length; p++) tail = (tail << 8) | bytes[p]!;
-  return (csum ^ tail) >>> 0;
 }
 
 /** MS-DOS date: bits 15-9 year since 1980, 8-5 month, 4-0 day (local time, as MAKECAB writes). */
