@@ -2,7 +2,8 @@
 # `npm run bench`: symsrv against curl on a real nginx, on tmpfs (bench/bench.ts), then through the
 # authenticating-proxy rig (bench/proxy.ts, via bench/proxy-run.sh; needs root).
 # Arguments pass through: `npm run bench -- small` runs only the 200-small-files scenario,
-# `-- big` only the 1 GiB one, `-- proxy` only the proxy benchmark; they combine (`-- small proxy`).
+# `-- big` only the 1 GiB one, `-- proxy` only the proxy benchmark, `-- serve` symsrv serve against
+# nginx with wrk (bench/serve.ts); they combine (`-- small proxy`).
 # Environment: BENCH_ROUNDS (3), BENCH_SMALL_FILES (200), BENCH_SMALL_PAD_KIB (64), BENCH_BIG_MIB (1024),
 # BENCH_TMPFS (/dev/shm); for the proxy part see bench/proxy-run.sh.
 set -euo pipefail
@@ -10,13 +11,23 @@ cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run --silent build
 proxy=0
+serve=0
 direct=()
-for a in "$@"; do if [ "$a" = proxy ]; then proxy=1; else direct+=("$a"); fi; done
+for a in "$@"; do
+  case "$a" in
+    proxy) proxy=1 ;;
+    serve) serve=1 ;;
+    *) direct+=("$a") ;;
+  esac
+done
 [ $# -eq 0 ] && proxy=1
 rc=0
 if [ $# -eq 0 ] || [ ${#direct[@]} -gt 0 ]; then
   node dist/bench/bench.js run ${direct[@]+"${direct[@]}"} || rc=$?
   [ "$rc" -ge 128 ] && exit "$rc" # Ctrl-C (130): stop here, do not start the proxy part
+fi
+if [ "$serve" = 1 ]; then
+  node dist/bench/serve.js || { r=$?; [ "$rc" -ne 0 ] || rc=$r; }
 fi
 if [ "$proxy" = 1 ]; then
   bash bench/proxy-run.sh --no-build || { r=$?; [ "$rc" -ne 0 ] || rc=$r; }
