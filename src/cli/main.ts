@@ -79,6 +79,23 @@ function program(): Command {
     .option('-y, --sympath <path>', 'symbol path (default: _NT_SYMBOL_PATH, else the .symfix path)')
     .action(async (targets: string[], opts) => (await import('./commands/shell.js')).run(targets, opts));
 
+  withProxyOptions(p.command('serve'))
+    .description('serve the symbol path over HTTP (SymSrv keys, SSQP, debuginfod): one authenticated way out for every debugger')
+    .option('-y, --sympath <path>', 'symbol path to serve (default: _NT_SYMBOL_PATH, else the .symfix path)')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8080')
+    .addOption(new Option('--negative-ttl <s>', 'seconds a miss is remembered').default(3600).argParser(nonNegativeInt('--negative-ttl')))
+    .option('--token-file <file>', 'require "Authorization: Bearer TOKEN" (the token in this 0600 file)')
+    .option('--users <file>', 'require Basic authentication against this htpasswd file (bcrypt or {SHA}, mode 0600)')
+    .option('--cert <file>', 'serve HTTPS with this certificate (PEM)')
+    .option('--key <file>', 'the certificate\'s private key (PEM, mode 0600)')
+    .option('--credentials <file>', 'upstream proxy credentials: user on line 1, password on line 2 (mode 0600)')
+    .option('--access-log <file>', 'append the access log here (default: stderr)')
+    .option('--cacert <file>', 'trust this CA certificate (PEM) upstream besides the system ones')
+    .addOption(new Option('--connect-timeout <s>', 'upstream connect timeout in seconds').argParser(positiveNumber('--connect-timeout')))
+    .addOption(new Option('--timeout <s>', 'upstream idle timeout in seconds').argParser(positiveNumber('--timeout')))
+    .addOption(new Option('--retries <n>', 'upstream retries on network errors and 5xx').argParser(nonNegativeInt('--retries')))
+    .action(async (opts) => (await import('./commands/serve.js')).run(opts));
+
   return p;
 }
 

@@ -181,7 +181,7 @@ function parseSchemeList(text: string): SchemeName[] {
   return list as SchemeName[];
 }
 
-async function readCa(file: string): Promise<string> {
+export async function readCa(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
