@@ -9,10 +9,29 @@
 // The commands stay lazily loaded (code splitting keeps each `import()` a chunk). Native and
 // WebAssembly packages stay outside: kerberos (a .node file), pac-resolver and quickjs-wasi (a
 // .wasm file found next to the module), js-md4 (loaded with createRequire at first use).
+//
+// Start-up (issue 16, target 3; `npm run bench -- startup`): main.ts imports commander lazily so
+// that `--version` loads no more than the entry chunk, and commander's `require('node:child_process')`
+// is deferred (below): commander spawns processes only for executable subcommands, which symsrv
+// has none of, and child_process drags in net, dgram and stream: ~2% of a bare Node start-up.
 import { build } from 'esbuild';
 import { rm } from 'node:fs/promises';
 
 const outdir = new URL('../dist/bin/', import.meta.url).pathname;
+
+/** commander's `require('node:child_process')` becomes an object that loads it on first use. */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'lazy-child-process' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
+      contents: "let cp; module.exports = { spawn: (...a) => (cp ??= require('node:child_process')).spawn(...a) };",
+      loader: 'js',
+    }));
+  },
+};
 await rm(outdir, { recursive: true, force: true });
 await build({
   entryPoints: { symsrv: new URL('../dist/src/cli/main.js', import.meta.url).pathname },
@@ -27,6 +46,7 @@ await build({
   // commander and cli-progress are CommonJS and require() Node's modules: an ES module bundle
   // needs a real `require` for that.
   banner: { js: "import { createRequire as __symsrvRequire } from 'node:module';\nconst require = __symsrvRequire(import.meta.url);" },
+  plugins: [lazyChildProcess],
   sourcemap: 'linked',
   logLevel: 'warning',
 });
