@@ -15,7 +15,7 @@
 // is deferred (below): commander spawns processes only for executable subcommands, which symsrv
 // has none of, and child_process drags in net, dgram and stream: ~2% of a bare Node start-up.
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 
 const outdir = new URL('../dist/bin/', import.meta.url).pathname;
 
@@ -32,6 +32,23 @@ const lazyChildProcess = {
     }));
   },
 };
+
+/**
+ * src/version.ts reads package.json at start-up, trying the folders above it (a failed read each,
+ * ~3% of `symsrv key`'s extra cost); the bundle ships beside that same package.json, so its
+ * version is read here once, at build time, and the module becomes two constants.
+ */
+const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
+const inlineVersion = {
+  name: 'inline-version',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]dist[\\/]src[\\/]version\.js$/ }, () => ({
+      contents: `export const VERSION = ${JSON.stringify(pkg.version)};\nexport const USER_AGENT = ${JSON.stringify(`symsrv/${pkg.version}`)};\n`,
+      loader: 'js',
+    }));
+  },
+};
+
 await rm(outdir, { recursive: true, force: true });
 await build({
   entryPoints: { symsrv: new URL('../dist/src/cli/main.js', import.meta.url).pathname },
@@ -46,7 +63,7 @@ await build({
   // commander and cli-progress are CommonJS and require() Node's modules: an ES module bundle
   // needs a real `require` for that.
   banner: { js: "import { createRequire as __symsrvRequire } from 'node:module';\nconst require = __symsrvRequire(import.meta.url);" },
-  plugins: [lazyChildProcess],
+  plugins: [lazyChildProcess, inlineVersion],
   sourcemap: 'linked',
   logLevel: 'warning',
 });
