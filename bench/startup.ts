@@ -4,7 +4,10 @@
  * - `symsrv --version` and `symsrv key FILE` (a PE from test/fixtures): target within 15 ms of node;
  * - `symsrv fetch` of one key already in the downstream cache: target within 25 ms of node (the
  *   upstream is a closed port, so a request would show as a failure, not as a faster run).
- * Environment: BENCH_STARTUP_RUNS (30), BENCH_NODE_ARGS (extra node options for symsrv's runs).
+ * Environment: BENCH_STARTUP_RUNS (30), BENCH_NODE_ARGS (extra node options for symsrv's runs),
+ * BENCH_STARTUP_IR=1 adds each command's instruction count under valgrind (callgrind's "I refs",
+ * one run each, ~15 s per command): wall times on a busy machine swing by 2x, instruction counts by
+ * about 1%, so this column compares builds when the machine is not quiet.
  */
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
@@ -38,6 +41,20 @@ function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
+/** Instructions a command executes (millions), counted by valgrind's callgrind. */
+async function instructions(argv: string[]): Promise<number> {
+  const err = await new Promise<string>((resolve, reject) => {
+    const c = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let text = '';
+    c.stderr.on('data', (d: Buffer) => (text += d.toString()));
+    c.once('error', (e) => reject(new Error(`cannot run valgrind: ${e.message} (Debian package valgrind)`)));
+    c.once('close', () => resolve(text));
+  });
+  const m = /I\s+refs:\s+([\d,]+)/.exec(err);
+  if (!m) throw new Error(`valgrind printed no instruction count for ${argv.slice(0, 3).join(' ')}: ${err.slice(-500)}`);
+  return Number(m[1]!.replace(/,/g, '')) / 1e6;
+}
+
 /** An argv as one hyperfine command line (`-N`: split on spaces, no shell; our paths have none). */
 const line = (argv: string[]): string => {
   for (const a of argv) if (/\s/.test(a)) throw new Error(`bench startup: "${a}" has a space, hyperfine -N cannot pass it`);
@@ -67,7 +84,9 @@ async function main(): Promise<void> {
     await run('hyperfine', ['-N', '--warmup', '3', '--runs', String(RUNS), '--style', 'none', '--export-json', json, ...cases.map((c) => line(c.argv))]);
     const results = (JSON.parse(await readFile(json, 'utf8')) as { results: Array<{ median: number; mean: number; stddev: number; user: number; system: number }> }).results;
     const base = results[0]!.median * 1000;
-    const rows = [['command', 'median ms', 'mean ± sd ms', 'user+sys ms', 'over node ms', 'target']];
+    const ir: number[] = [];
+    if (process.env.BENCH_STARTUP_IR === '1') for (const c of cases) ir.push(await instructions(c.argv));
+    const rows = [['command', 'median ms', 'mean ± sd ms', 'user+sys ms', 'over node ms', 'target', ...(ir.length ? ['instructions M', 'over node'] : [])]];
     cases.forEach((c, i) => {
       const r = results[i]!;
       const over = r.median * 1000 - base;
@@ -78,9 +97,13 @@ async function main(): Promise<void> {
         ((r.user + r.system) * 1000).toFixed(1),
         c.target === undefined ? '-' : over.toFixed(1),
         c.target === undefined ? '-' : `<= ${c.target} ${over <= c.target ? 'ok' : 'OVER'}`,
+        ...(ir.length ? [ir[i]!.toFixed(1), i === 0 ? '-' : `+${(((ir[i]! - ir[0]!) / ir[0]!) * 100).toFixed(1)}%`] : []),
       ]);
     });
-    process.stdout.write(`\n${table(rows)}\n\n(hyperfine -N, ${RUNS} runs after 3 warm-ups; "over node": median minus node -e 0's median)\n`);
+    process.stdout.write(
+      `\n${table(rows)}\n\n(hyperfine -N, ${RUNS} runs after 3 warm-ups; "over node": median minus node -e 0's median` +
+        `${ir.length ? '; instructions: valgrind callgrind, one run each, over node -e 0 in %' : ''})\n`,
+    );
   } finally {
     await removeDir(work);
   }
