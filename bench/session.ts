@@ -11,6 +11,8 @@ export class BenchSession {
   work: string | undefined;
   /** The client being timed, so a signal can stop it. */
   child: ChildProcess | undefined;
+  /** When that client was spawned (ms since the epoch): logs' timestamps are read against it. */
+  spawnedAt = 0;
   /** A signal arrived: the child we killed failing is not news, and nothing new starts. */
   interrupted = false;
   private cleaning: Promise<void> | undefined;

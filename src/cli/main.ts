@@ -1,15 +1,18 @@
 #!/usr/bin/env node
-import { Command, CommanderError, Option } from 'commander';
+import type { Command } from 'commander';
 import { SymsrvError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { EXIT_INTERNAL, EXIT_USAGE, ExitError } from './exit.js';
 import { warn } from './output.js';
 
+type Commander = typeof import('commander');
+
 /**
  * The command table. Each command's code is its own module, loaded only when that command runs
- * (so `symsrv key` does not load the HTTP stack).
+ * (so `symsrv key` does not load the HTTP stack). commander itself is loaded here, not at the top
+ * of this module: it is a third of a bare start-up's extra cost, and `--version` does without it.
  */
-function program(): Command {
+function program({ Command, Option }: Commander): Command {
   const p = new Command('symsrv')
     .description('Find and download debug symbols (PDB, PE, ELF debug files) from symbol servers, SymSrv-compatible.')
     .version(VERSION)
@@ -141,15 +144,23 @@ function positiveNumber(name: string) {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `symsrv --version` alone is answered before commander loads, exactly as commander would
+  // (`.version(VERSION)`: flags -V, --version; the version and a newline on stdout; exit 0).
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  let commander: Commander | undefined;
   try {
-    await program().parseAsync(argv, { from: 'user' });
+    commander = await import('commander');
+    await program(commander).parseAsync(argv, { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (err) {
     if (err instanceof ExitError) {
       if (err.message) warn(err.message);
       return err.exitCode;
     }
-    if (err instanceof CommanderError) {
+    if (commander && err instanceof commander.CommanderError) {
       // help and version end with code 0; commander has already printed its message
       return err.exitCode === 0 ? 0 : EXIT_USAGE;
     }
