@@ -12,6 +12,7 @@ const FLAGS: ReadonlyArray<[RegExp, string]> = [
   [/\bthe ca option\b/g, '--cacert'],
   [/\bthe pac option\b/g, '--pac'],
   [/\bproxy option 'direct'/g, '--no-proxy'],
+  [/\bthe proxyUser option with the password in SYMSRV_PROXY_PASSWORD \(or proxyCredentials\)/g, '--proxy-user USER and the password in SYMSRV_PROXY_PASSWORD'],
 ];
 
 /** A library message in the CLI's words: option names become the flags that set them. */

@@ -57,9 +57,10 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 export class Transport {
   readonly options: ResolvedTransportOptions;
   private readonly httpAgent: HttpAgent;
-  private readonly httpsAgent: HttpsAgent;
-  /** Trusted CAs, built once (trust.ts). */
-  private readonly trust: { secureContext?: SecureContext };
+  private httpsAgentBuilt: HttpsAgent | undefined;
+  /** Trusted CAs (trust.ts), built on the first TLS connection: 46 ms of CPU with --cacert, for nothing on an HTTP-only run. */
+  private trustBuilt: { secureContext?: SecureContext } | undefined;
+  private readonly pool: { keepAlive: true; maxSockets: number; timeout: number; scheduling: 'lifo' };
   private readonly selector: ProxySelector;
   private readonly choices = new Map<string, Promise<ProxyChoice[]>>();
   /** One route per proxy used: its authentication state, its tunnels, its plain-HTTP lanes (each built when first used). */
@@ -68,11 +69,8 @@ export class Transport {
   constructor(options: TransportOptions = {}) {
     this.options = resolveTransportOptions(options);
     const o = this.options;
-    const pool = { keepAlive: true, maxSockets: o.connectionsPerOrigin, timeout: o.keepAliveTimeout, scheduling: 'lifo' as const };
-    this.httpAgent = new HttpAgent(pool);
-    const secureContext = trustedContext(o.ca);
-    this.trust = secureContext ? { secureContext } : {};
-    this.httpsAgent = new HttpsAgent({ ...pool, ...this.trust });
+    this.pool = { keepAlive: true, maxSockets: o.connectionsPerOrigin, timeout: o.keepAliveTimeout, scheduling: 'lifo' as const };
+    this.httpAgent = new HttpAgent(this.pool);
     const p = o.proxies;
     this.selector = new ProxySelector({
       ...(p.proxy !== undefined ? { proxy: p.proxy } : {}),
@@ -82,6 +80,18 @@ export class Transport {
       // A PAC file on a web server is fetched directly (never through the proxy it chooses).
       fetchText: (url: string) => fetchPac(url, options),
     });
+  }
+
+  private get trust(): { secureContext?: SecureContext } {
+    if (!this.trustBuilt) {
+      const secureContext = trustedContext(this.options.ca);
+      this.trustBuilt = secureContext ? { secureContext } : {};
+    }
+    return this.trustBuilt;
+  }
+
+  private get httpsAgent(): HttpsAgent {
+    return (this.httpsAgentBuilt ??= new HttpsAgent({ ...this.pool, ...this.trust }));
   }
 
   /** The authentication scheme the proxy last accepted from us (`NTLM`...), if any: for `!sym noisy`. */
@@ -119,7 +129,7 @@ export class Transport {
       r = new ProxyRoute(
         proxy,
         auth,
-        { timeouts: { connectTimeout: o.connectTimeout, answerTimeout: o.headersTimeout }, agent: { ...pool, ...this.trust }, plain: pool },
+        { timeouts: { connectTimeout: o.connectTimeout, answerTimeout: o.headersTimeout }, agent: () => ({ ...pool, ...this.trust }), plain: pool },
         { lanes: o.connectionsPerOrigin, keepAliveTimeout: o.keepAliveTimeout },
       );
       this.routes.set(key, r);
@@ -366,7 +376,7 @@ export class Transport {
 
   async close(): Promise<void> {
     this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.httpsAgentBuilt?.destroy();
     for (const r of this.routes.values()) r.close();
     this.routes.clear();
     this.selector.close();

@@ -47,7 +47,15 @@ export async function startCountingRelay(target: { host: string; port: number })
       });
     }
     const framer = new Framer((status) => counts.set(status, (counts.get(status) ?? 0) + 1), () => unframed++);
-    client.once('close', () => (unanswered += framer.pending()));
+    // Unanswered = left waiting on a proxy that stayed silent (mitmproxy 8 after a 407 to CONNECT):
+    // the client gave up first. A request the proxy dropped by closing the connection (tinyproxy
+    // closes kept-alive connections at once) is the client's to resend, not a silent proxy.
+    let proxyClosed = false;
+    upstream.once('end', () => (proxyClosed = true));
+    upstream.once('close', () => (proxyClosed = true));
+    client.once('close', () => {
+      if (!proxyClosed) unanswered += framer.pending();
+    });
     client.on('data', (d: Buffer) => {
       framer.request(d);
       upstream.write(d);

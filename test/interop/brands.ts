@@ -4,6 +4,7 @@ import { startCntlm } from '../rig/cntlm.js';
 import { startMitmproxy } from '../rig/mitmproxy.js';
 import type { Rig } from '../rig/rig.js';
 import { startTinyproxy } from '../rig/tinyproxy.js';
+import { DANTE_PASSWORD, startDante, startMicrosocks, type SocksServer } from '../rig/socks.js';
 
 /**
  * The proxy brands of the interop matrix (docs/interop.md), one row each: how to start the brand
@@ -49,10 +50,46 @@ export interface Brand {
   note: string;
   /** The credential cases that apply (default all three; cntlm: symsrv never gives any, so no `none`). */
   kinds?: Kind[];
+  /** A SOCKS5 server: refusal is the SOCKS handshake's (curl exit 97), not an HTTP 401/407. */
+  socks?: boolean;
+  /** Passwords the brand uses besides the rig's, for the credential scan. */
+  secrets?: string[];
   start(rig: Rig<'ntlm'>): Promise<RunningBrand>;
 }
 
 const BAD = (pw: string): string => `wrong-${pw}`;
+
+/**
+ * A SOCKS5 server as a matrix row: socks5h:// (names resolved by the proxy), RFC 1929 credentials
+ * given as for HTTP proxies (`--proxy-user` + SYMSRV_PROXY_PASSWORD; curl `-U`). SOCKS5 has no
+ * challenge: the server picks the username method in its greeting answer, so the count is 0 by
+ * design (a refused login is the handshake's failure).
+ */
+function socksBrand(id: string, title: string, note: string, start: (rig: Rig<'ntlm'>) => Promise<SocksServer>, secrets: string[]): Brand {
+  return {
+    id,
+    title,
+    auth: 'SOCKS5 username/password (RFC 1929)',
+    countedAt: 'nothing to count: SOCKS5 has no challenge (the method is chosen in the greeting)',
+    note,
+    socks: true,
+    secrets,
+    async start(rig) {
+      const server = await start(rig);
+      const proxy = server.url.replace(/^socks5:/, 'socks5h:');
+      return {
+        client: (kind): ClientSetup => {
+          if (kind === 'none') return { proxy, symsrvArgs: [], symsrvEnv: {}, curlArgs: [] };
+          const pw = kind === 'good' ? server.password : BAD(server.password);
+          return { proxy, symsrvArgs: ['--proxy-user', server.user], symsrvEnv: { SYMSRV_PROXY_PASSWORD: pw }, curlArgs: ['-U', `${server.user}:${pw}`] };
+        },
+        ca: rig.ca,
+        count: async () => 0,
+        stop: server.stop,
+      };
+    },
+  };
+}
 
 /** Basic (and Digest) brands: `--proxy-user` + SYMSRV_PROXY_PASSWORD for symsrv, `-U` for curl. */
 function passwordClient(proxy: string, rig: Rig<'ntlm'>, curlScheme: string): RunningBrand['client'] {
@@ -161,4 +198,6 @@ export const BRANDS: Brand[] = [
       };
     },
   },
+  socksBrand('dante', 'dante-server 1.4 (danted)', "checks the password against the system's password database (a Unix user)", () => startDante(), [DANTE_PASSWORD]),
+  socksBrand('microsocks', 'microsocks 1.0', 'its -u/-P user; one thread per connection', (rig) => startMicrosocks({ user: rig.user, password: rig.password }), []),
 ];

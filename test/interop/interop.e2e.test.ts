@@ -226,13 +226,17 @@ describe('proxy interop: each brand, symsrv and curl side by side', { timeout: 6
         const before = await b.count();
         const r = await runProc('curl', args, cleanEnv({}), CURL_KILL_MS);
         const challenges = (await b.count()) - before;
+        if (brand.socks) {
+          // A SOCKS5 server refuses in its handshake: curl's exit 97 (CURLE_PROXY), no HTTP status.
+          return { ok: r.code === 97, summary: r.code === 97 ? 'SOCKS5 handshake refused (exit 97)' : `exit ${r.code}`, challenges, ms: r.ms };
+        }
         const [code, connectCode] = r.stdout.trim().split(' ');
         const status = origin === 'HTTPS' && connectCode !== '000' && connectCode !== '200' ? connectCode : code;
         return { ok: status === '407' || status === '401', summary: `HTTP ${status}`, challenges, ms: r.ms };
       }
 
       test('no credential reaches an origin, an output or a file', async () => {
-        const secrets = [rig.password, Buffer.from(`${rig.user}:${rig.password}`).toString('base64')];
+        const secrets = [rig.password, Buffer.from(`${rig.user}:${rig.password}`).toString('base64'), ...(brand.secrets ?? [])];
         const problems: string[] = [];
         for (const [name, log, mark] of [['HTTP', rig.httpOrigin.accessLog, logMarks.http], ['HTTPS', rig.httpsOrigin.accessLog, logMarks.https]] as const) {
           const mine = (await lines(log)).slice(mark);
@@ -273,7 +277,8 @@ describe('proxy interop: each brand, symsrv and curl side by side', { timeout: 6
         if (r.stdout !== '200' || !got.equals(f.bytes)) problems.push(`good credentials over ${origin}: HTTP ${r.stdout}, ${got.length} bytes, ${r.stderr.trim()}`);
         const refused = b.client('none') ?? b.client('bad')!;
         const n = await runProc('curl', ['-q', '-s', '-S', '--max-time', '30', '-o', '/dev/null', '-w', '%{http_code} %{http_connect}', '--cacert', b.ca, '--proxy', refused.proxy, ...refused.curlArgs, url], cleanEnv({}), 40_000);
-        if (!/\b407\b/.test(n.stdout)) problems.push(`${b.client('none') ? 'no credentials' : 'a wrong password'} over ${origin}: ${n.stdout}, expected 407`);
+        const refusedOk = brand.socks ? n.code === 97 : /\b407\b/.test(n.stdout);
+        if (!refusedOk) problems.push(`${b.client('none') ? 'no credentials' : 'a wrong password'} over ${origin}: ${n.stdout} (exit ${n.code}), expected ${brand.socks ? 'a refused SOCKS5 handshake' : '407'}`);
       }
     } finally {
       await removeDir(dir);

@@ -17,7 +17,7 @@ export interface Reasons {
   ntlmInside: string | undefined;
 }
 
-const HOW_TO_GIVE = 'Give credentials with --proxy-user USER and the password in SYMSRV_PROXY_PASSWORD, or set SYMSRV_PROXY_USER and SYMSRV_PROXY_PASSWORD';
+const HOW_TO_GIVE = 'Give credentials with the proxyUser option with the password in SYMSRV_PROXY_PASSWORD (or proxyCredentials), or set SYMSRV_PROXY_USER and SYMSRV_PROXY_PASSWORD';
 
 /** The proxy refused what we sent (`scheme`), or nothing we had could be sent. */
 export function refusedError(proxy: URL, creds: ResolvedCredentials | undefined, scheme: AcceptedScheme | undefined, reasons: Reasons): SymsrvError {
@@ -74,7 +74,7 @@ export function ambiguous401(proxy: URL, creds: ResolvedCredentials | undefined,
   const who = creds ? ` of ${creds.typed}` : '';
   return new SymsrvError(
     'E_HTTP_STATUS',
-    `Request failed with 401: GET ${target}: either the origin server refused the request, or the proxy ${where} refused the proxy credentials${who} (some proxies, tinyproxy among them, answer refused proxy credentials with 401 instead of 407)`,
+    `Request failed with 401: GET ${target}: either the origin server refused the request, or the proxy ${where} refused the proxy credentials${who}: proxy authentication failed there (some proxies, tinyproxy among them, answer refused proxy credentials with 401 instead of 407)`,
     { subject: target, status: 401, retryable: false },
   );
 }

@@ -24,7 +24,7 @@ export class ProxyRoute {
   constructor(
     readonly proxy: URL,
     readonly auth: ProxyAuth,
-    private readonly tunnelOptions: { timeouts: { connectTimeout: number; answerTimeout: number }; agent: AgentOptions; plain: AgentOptions },
+    private readonly tunnelOptions: { timeouts: { connectTimeout: number; answerTimeout: number }; agent: () => AgentOptions; plain: AgentOptions },
     private readonly forwardOptions: ForwardOptions,
   ) {
     this.socks = isSocksProxy(proxy);
@@ -32,7 +32,7 @@ export class ProxyRoute {
 
   /** The agent for https origins: CONNECT tunnels, or TLS over SOCKS5. */
   get tunnels(): TunnelAgent {
-    this.tunnelAgent ??= new (this.socks ? SocksHttpsAgent : TunnelAgent)(this.proxy, this.auth, this.tunnelOptions.timeouts, this.tunnelOptions.agent);
+    this.tunnelAgent ??= new (this.socks ? SocksHttpsAgent : TunnelAgent)(this.proxy, this.auth, this.tunnelOptions.timeouts, this.tunnelOptions.agent());
     return this.tunnelAgent;
   }
 

@@ -159,7 +159,7 @@ function socksError(proxy: URL, target: string, port: number, auth: ProxyAuth, e
       if (!creds) {
         return new SymsrvError(
           'E_PROXY_AUTH_REQUIRED',
-          `the SOCKS5 proxy ${where} requires authentication (${METHOD}). Give credentials with --proxy-user USER and the password in SYMSRV_PROXY_PASSWORD, or set SYMSRV_PROXY_USER and SYMSRV_PROXY_PASSWORD, or put them in the proxy URL (socks5h://user:password@host:port)`,
+          `the SOCKS5 proxy ${where} requires authentication (${METHOD}). Give credentials with the proxyUser option with the password in SYMSRV_PROXY_PASSWORD (or proxyCredentials), or set SYMSRV_PROXY_USER and SYMSRV_PROXY_PASSWORD, or put them in the proxy URL (socks5h://user:password@host:port)`,
           { subject: where },
         );
       }
