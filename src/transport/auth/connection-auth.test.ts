@@ -60,7 +60,7 @@ describe('ConnectionAuth: Negotiate without the kerberos package (issue 13, defe
       assert.match(err.message, /requires authentication \(it offers Negotiate\)\. Kerberos could not be used: Kerberos is not available: the optional package "kerberos" could not be loaded \(Cannot find package 'kerberos'/);
       assert.match(err.message, /npm install kerberos/);
       assert.match(err.message, /libkrb5-dev on Debian and Ubuntu, krb5-devel on Fedora and RHEL/);
-      assert.match(err.message, /Meanwhile, if the proxy's Negotiate also takes NTLM .* --proxy-user USER .*DOMAIN\\user/);
+      assert.match(err.message, /Meanwhile, if the proxy's Negotiate also takes NTLM .* the proxyUser option .*DOMAIN\\user/);
       return true;
     });
   });
