@@ -29,7 +29,7 @@ const session = new BenchSession('bench serve', async () => {
 });
 
 async function startServe(store: string): Promise<{ url: string; pid: number }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '-y', store, '--listen', '127.0.0.1:0', '--access-log', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '-y', `srv*${store}`, '--listen', '127.0.0.1:0', '--access-log', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
   serve = child;
   let err = '';
   child.stderr!.on('data', (d) => (err += d));

@@ -32,3 +32,15 @@ test('commander still answers the rest: --help lists -V, an unknown option exits
   assert.match(bad.stderr, /unknown option '--bogus'/);
   assert.doesNotMatch(bad.stderr, /\n\s+at /);
 });
+
+test('a reader that goes away (symsrv key DUMP | head -1) ends the command quietly, not with an EPIPE stack trace', async () => {
+  const { spawn } = await import('node:child_process');
+  const dump = new URL('../../../test/fixtures/minidumps/invalid-parameter.dmp', import.meta.url).pathname;
+  const child = spawn(process.execPath, [CLI, 'key', dump, dump, dump, dump], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout.once('data', () => child.stdout.destroy()); // `head -1`: read one chunk, close the pipe
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  assert.equal(code, 0, stderr);
+  assert.doesNotMatch(stderr, /EPIPE|\n\s+at /);
+});

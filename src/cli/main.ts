@@ -150,6 +150,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
+  // `symsrv key dump.dmp | head`: the reader went away; stop quietly, as other Unix tools do
+  // (not an unhandled 'error' event with a stack trace).
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode === undefined ? 0 : Number(process.exitCode));
+    throw err;
+  });
   let commander: Commander | undefined;
   try {
     commander = await import('commander');
