@@ -33,6 +33,9 @@ need gcab gcab
 need unzip unzip
 # debuginfod stores are tested against elfutils' real debuginfod.
 need debuginfod debuginfod
+# symsrv serve: htpasswd writes the users file of its Basic-auth test; gdb is one of its real clients.
+need htpasswd apache2-utils
+need gdb gdb
 # GNOME proxy settings (src/transport/select/desktop.test.ts): the real gsettings, keyfile backend.
 need gsettings libglib2.0-bin
 [ -e /usr/share/glib-2.0/schemas/org.gnome.system.proxy.gschema.xml ] || need_pkgs+=(gsettings-desktop-schemas)

@@ -24,6 +24,12 @@ export type Outcome =
 export class Lookups {
   private readonly inFlight = new Map<string, Promise<Outcome>>();
   private readonly negative = new Map<string, number>();
+  /**
+   * Where keys were found: a hit is then served without walking the chain (one listing per store
+   * per request otherwise). A path that is gone (a cache cleared under us) is forgotten by the
+   * server (`forget`) and looked up again. Bounded like the negative cache.
+   */
+  private readonly found = new Map<string, string>();
 
   constructor(
     private readonly source: SymbolSource,
@@ -40,6 +46,8 @@ export class Lookups {
       if (until > this.now()) return Promise.resolve({ result: 'negative' });
       this.negative.delete(id);
     }
+    const known = this.found.get(id);
+    if (known !== undefined) return Promise.resolve({ result: 'hit', path: known });
     let pending = this.inFlight.get(id);
     if (!pending) {
       pending = this.lookup(id, key).finally(() => this.inFlight.delete(id));
@@ -50,7 +58,11 @@ export class Lookups {
 
   private async lookup(id: string, key: SymbolKey): Promise<Outcome> {
     const r = await this.source.find(key);
-    if (r.status === 'found') return { result: r.downloaded ? 'upstream' : 'hit', path: r.path };
+    if (r.status === 'found') {
+      if (this.found.size >= this.maxNegative) this.found.delete(this.found.keys().next().value!);
+      this.found.set(id, r.path);
+      return { result: r.downloaded ? 'upstream' : 'hit', path: r.path };
+    }
     if (r.status === 'missing') {
       if (this.negativeTtlMs > 0) {
         if (this.negative.size >= this.maxNegative) this.negative.delete(this.negative.keys().next().value!);
@@ -59,6 +71,11 @@ export class Lookups {
       return { result: 'miss' };
     }
     return { result: 'error', message: r.error.message };
+  }
+
+  /** The file of a remembered hit is gone: the next request looks the key up again. */
+  forget(key: SymbolKey): void {
+    this.found.delete(key.index.toLowerCase());
   }
 
   get pending(): number {

@@ -196,6 +196,16 @@ describe('symsrv serve: what it serves', () => {
     assert.deepEqual(await readFile(join(c2, DEBUG_KEY)), await readFile(join(FIX, 'elf/symbolized_executable')));
   });
 
+  test('a remembered hit whose file was removed (a cache cleared) is looked up again, not a 500', async () => {
+    const { rm } = await import('node:fs/promises');
+    const before = requestsFor(await readFile(origin.accessLog, 'utf8'), `/store/${PDB_KEY}`);
+    await rm(join(cache, PDB_KEY));
+    const out = join(dir, 'again.pdb');
+    assert.equal(curl(['-f', '-o', out, `${s.url}/${PDB_KEY}`]).code, 0);
+    assert.deepEqual(await readFile(out), await readFile(join(FIX, 'pdb/crash.pdb')));
+    assert.equal(requestsFor(await readFile(origin.accessLog, 'utf8'), `/store/${PDB_KEY}`), before + 1);
+  });
+
   test('/healthz and /metrics (Prometheus text)', () => {
     assert.equal(curl([`${s.url}/healthz`]).stdout, 'ok\n');
     const m = curl([`${s.url}/metrics`]).stdout;
@@ -319,7 +329,7 @@ describe('symsrv serve: client authentication and TLS', () => {
     } finally {
       await s.stop();
     }
-    if (spawnSync('htpasswd', ['-h']).error) return;
+    requireTool('htpasswd'); // apache2-utils (scripts/test-all.sh)
     const users = join(dir, 'users');
     assert.equal(spawnSync('htpasswd', ['-bcB', users, 'bob', 's3cret-pw']).status, 0);
     await chmod(users, 0o600);
@@ -370,7 +380,8 @@ describe('symsrv serve through the NTLM squid: debuginfod-find and gdb', { timeo
       assert.equal(find.status, 0, find.stderr);
       assert.deepEqual(await readFile(find.stdout.trim()), await readFile(join(FIX, 'elf/symbolized_executable')));
 
-      if (spawnSync('gdb', ['--version']).status === 0) {
+      requireTool('gdb');
+      {
         await removeDir(xdg);
         const gdb = spawnSync('gdb', ['-nx', '-batch', '-iex', 'set debuginfod enabled on', '-ex', 'info line main', join(FIX, 'elf/stripped_executable')], { encoding: 'utf8', env, timeout: 60_000 });
         assert.match(gdb.stdout + gdb.stderr, /Line 2 of "main\.c" starts at address 0x[0-9a-f]+ <main>/);

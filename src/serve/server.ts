@@ -87,7 +87,19 @@ export function createSymbolServer(options: ServeOptions): SymbolServer {
       }
       if (outcome.result === 'error') return text(502, `upstream failed: ${escapeControls(outcome.message)}`);
       if (!('path' in outcome)) return text(404, 'not found');
-      const sent = await sendFile(req, res, blobs, outcome.path);
+      let sent;
+      try {
+        sent = await sendFile(req, res, blobs, outcome.path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || res.headersSent) throw err;
+        // A remembered file removed under us (a cache cleared): look it up again, once.
+        lookups.forget(r.key);
+        const again = await lookups.find(r.key);
+        result = again.result;
+        if (again.result === 'error') return text(502, `upstream failed: ${escapeControls(again.message)}`);
+        if (!('path' in again)) return text(404, 'not found');
+        sent = await sendFile(req, res, blobs, again.path);
+      }
       bytes = sent.bytes;
       if (sent.status === 304) result = 'not_modified';
     } catch (err) {
