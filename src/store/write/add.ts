@@ -1,4 +1,4 @@
-import { access, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SymsrvError } from '../../errors.js';
 import { MAX_CABINET_INPUT, writeCabinet } from '../../formats/cab/write.js';
@@ -7,10 +7,10 @@ import { MsfFile } from '../../formats/msf/msf.js';
 import { parseElf } from '../../formats/elf/elf.js';
 import type { ComputedKey } from '../../keys/compute.js';
 import type { SymbolKey } from '../../keys/key.js';
-import { copyAtomically, ioError, writeAtomically } from '../atomic.js';
-import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder, storePath } from '../layout.js';
+import { copyAtomically, writeAtomically } from '../atomic.js';
+import { POINTER_FILE, compressedName, keyFolder, storePath } from '../layout.js';
 import { AdminFiles, addLine, formatId, type Ref } from './admin.js';
-import { folderState, formatRefs, parseRefs, type FileType, type RefEntry } from './refs.js';
+import { folderState, formatRefs, isThreeTier, parseRefs, readText, type FileType, type RefEntry } from './refs.js';
 
 /**
  * `symsrv add`: SymStore's add transaction. Every file is stored under its key (two-tier, or
@@ -68,7 +68,7 @@ export async function addToStore(storeDir: string, keys: ComputedKey[], options:
 
   return admin.locked(async () => {
     const id = formatId((await admin.lastId()) + 1);
-    const threeTier = await exists(join(store, THREE_TIER_MARKER));
+    const threeTier = await isThreeTier(store);
     const now = options.now ?? new Date();
     const result: AddResult = { id, stored: [], failed: [] };
     const recorded: { name: string; id: string; source: string }[] = [];
@@ -157,20 +157,4 @@ async function hasTypeRecords(file: string): Promise<boolean> {
   });
 }
 
-async function readText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw ioError(`cannot read ${path}`, err, path);
-  }
-}
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

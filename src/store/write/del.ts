@@ -1,12 +1,11 @@
-import { readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { SymsrvError } from '../../errors.js';
 import { ioError, writeAtomically } from '../atomic.js';
-import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder, storePath } from '../layout.js';
+import { POINTER_FILE, compressedName, keyFolder, storePath } from '../layout.js';
 import { parseKey } from '../../keys/key.js';
-import { access } from 'node:fs/promises';
 import { AdminFiles, formatId, lineId } from './admin.js';
-import { folderState, formatRefs, parseRefs } from './refs.js';
+import { folderState, formatRefs, isThreeTier, parseRefs, readText } from './refs.js';
 
 /**
  * `symsrv del ID`: SymStore's delete transaction. Each key folder the transaction wrote loses
@@ -40,7 +39,7 @@ export async function deleteTransaction(storeDir: string, transaction: string): 
       throw new SymsrvError('E_USAGE', `transaction ${target} is not in ${join(admin.dir, 'server.txt')} (never added, or deleted already)`, { subject: store });
     }
     const entries = await admin.readTransaction(target);
-    const threeTier = await exists(join(store, THREE_TIER_MARKER));
+    const threeTier = await isThreeTier(store);
     const result: DeleteResult = { id: formatId((await admin.lastId()) + 1), deleted: target, removed: [], kept: [] };
     for (const e of entries) {
       const key = parseKey(`${e.name}/${e.id}/${e.name}`);
@@ -97,20 +96,4 @@ async function removeEmptyUpTo(folder: string, store: string): Promise<void> {
   }
 }
 
-async function readText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw ioError(`cannot read ${path}`, err, path);
-  }
-}
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,3 +1,8 @@
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ioError } from '../atomic.js';
+import { THREE_TIER_MARKER } from '../layout.js';
+
 /**
  * `refs.ptr`, SymStore's record of every transaction that put something in one key folder
  * ("Symbol Storage Format" in the Debugging Tools docs; the field layout as symstore.exe writes
@@ -54,4 +59,24 @@ export function folderState(entries: RefEntry[]): { keepPlain: boolean; keepComp
     keepCompressed: entries.some((e) => e.ref === 'file' && e.compressed),
     pointer: last?.ref === 'ptr' ? last.source : undefined,
   };
+}
+
+/** A text file of the store, '' when it does not exist (a key folder's first refs.ptr). */
+export async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw ioError(`cannot read ${path}`, err, path);
+  }
+}
+
+/** Whether the store is three-tier: its root holds `index2.txt` (SymStore /3). */
+export async function isThreeTier(store: string): Promise<boolean> {
+  try {
+    await access(join(store, THREE_TIER_MARKER));
+    return true;
+  } catch {
+    return false;
+  }
 }
