@@ -9,6 +9,7 @@ import { redactUrl, toTransportError } from '../transport/errors.js';
 import { writeAtomically } from './atomic.js';
 import { BodyGuard, DEFAULT_MAX_SIZE, sizeBound, tooLarge } from './bound.js';
 import { expandInto } from './expand.js';
+import { canSplit, writeRanges, type RangeOptions } from './ranges.js';
 import { checkContent, checkSource } from './validate.js';
 
 /**
@@ -35,6 +36,8 @@ export interface DownloadOptions {
   onBytes?: (n: number) => void;
   /** The most one download may write (default DEFAULT_MAX_SIZE); a PE key bounds it further. */
   maxSize?: number | undefined;
+  /** Split a large body into parallel ranges (ranges.ts) when the server allows it. */
+  ranges?: RangeOptions | undefined;
 }
 
 /**
@@ -56,6 +59,13 @@ export async function saveResponse(res: HttpResponse, dir: string, fileName: str
     const bytes = await readSmallBody(res, res.contentLength, options);
     await checkSource(new BufferSource(bytes, where), options.key, check);
     return writeAtomically(dir, fileName, (temp) => writeFile(temp, bytes));
+  }
+  const ranges = options.ranges;
+  if (ranges && canSplit(res, ranges.threshold)) {
+    return writeAtomically(dir, fileName, async (temp) => {
+      await writeRanges(res, temp, res.contentLength!, { key: options.key, limit, where, signal: options.signal, onBytes: options.onBytes }, ranges);
+      await checkContent(temp, options.key, check);
+    });
   }
   return writeAtomically(dir, fileName, async (temp) => {
     // Opened before the body is touched: a folder removed behind our back fails here with ENOENT,

@@ -6,6 +6,7 @@ import { withRetry } from '../transport/retry.js';
 import { describeProxy, type HttpResponse, type Transport } from '../transport/transport.js';
 import type { ProxyChoice } from '../transport/select/select.js';
 import { saveResponse } from './download.js';
+import { RANGE_PARTS, RANGE_THRESHOLD, RangesRefused, type RangeOptions } from './ranges.js';
 import { StoreHealth } from './health.js';
 import { POINTER_FILE, THREE_TIER_MARKER, compressedName, keyFolder, storeUrl } from './layout.js';
 import { isUrl, parsePointer, POINTER_LIMIT } from './pointer.js';
@@ -22,14 +23,16 @@ export class HttpStore implements Store {
   readonly location: string;
   private layout: Promise<boolean> | undefined;
   private readonly health: StoreHealth;
+  private readonly rangeThreshold: number;
 
   constructor(
     protected readonly base: string,
     protected readonly transport: Transport,
     /** How long a connection, TLS, 401 or 403 failure makes the store skipped (store/health.ts). */
-    options: { failureTtlMs?: number | undefined } = {},
+    options: { failureTtlMs?: number | undefined; rangeThreshold?: number | undefined } = {},
   ) {
     this.location = redactUrl(base);
+    this.rangeThreshold = options.rangeThreshold ?? RANGE_THRESHOLD;
     this.health = new StoreHealth(options.failureTtlMs);
   }
 
@@ -146,6 +149,14 @@ export class HttpStore implements Store {
    * a connection that drops mid-body costs a new, clean download, never a partial file.
    */
   protected async download(url: string, key: SymbolKey, ctx: LookupContext, compressed: boolean): Promise<boolean> {
+    // Large bodies in parallel ranges (ranges.ts); after a server answered a range wrongly, one stream.
+    let split = !compressed;
+    const ranges: RangeOptions = {
+      threshold: this.rangeThreshold,
+      parts: Math.min(RANGE_PARTS, this.transport.options.connectionsPerOrigin),
+      retry: this.transport.options,
+      get: (u, headers, signal) => this.transport.get(u, { headers, signal }),
+    };
     return withRetry(
       async () => {
         const res = await this.openOnce(url, ctx);
@@ -154,7 +165,17 @@ export class HttpStore implements Store {
           await res.discard();
           throw new SymsrvError('E_IO', `no writable store to download ${key.index} into`, { subject: key.index });
         }
-        await saveResponse(res, ctx.into, key.name, { key, compressed, signal: ctx.signal, onBytes: ctx.onBytes, maxSize: ctx.maxSize });
+        const options = { key, compressed, signal: ctx.signal, onBytes: ctx.onBytes, maxSize: ctx.maxSize };
+        try {
+          await saveResponse(res, ctx.into, key.name, { ...options, ranges: split ? ranges : undefined });
+        } catch (err) {
+          if (!(err instanceof RangesRefused)) throw err;
+          split = false;
+          ctx.onProbe?.({ store: this.location, target: redactUrl(url), result: `ranges refused (${err.message}): one stream` });
+          const again = await this.openOnce(url, ctx);
+          if (!again) return false;
+          await saveResponse(again, ctx.into, key.name, options);
+        }
         return true;
       },
       this.transport.options,
