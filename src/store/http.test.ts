@@ -48,6 +48,9 @@ describe('HttpStore against nginx', () => {
     await writePointer(join(root, 'ptr'), HELLO_PDB.index, '/etc/passwd');
     nginx = await startNginx({ root });
     await writePointer(join(root, 'ptr'), CRASH_PDB.index, `${nginx.url}/store/two/${CRASH_PDB.index}`);
+    // both a .pd_ and a file.ptr (to the wrong build): SymSrv's order gives the .pd_
+    await writePacked(join(root, 'both'), CRASH_PDB, join(FIX, 'pdb/crash.pdb'));
+    await writePointer(join(root, 'both'), CRASH_PDB.index, `${nginx.url}/store/two/${CWE_PDB.index}`);
     faults = await startFaultServer({ root });
   });
   after(async () => {
@@ -140,6 +143,23 @@ describe('HttpStore against nginx', () => {
     assert.deepEqual(await readFile(join(r.into, 'crash.pdb')), await readFile(join(FIX, 'pdb/crash.pdb')));
     assert.deepEqual(await files(r.into), ['crash.pdb']);
     assert.deepEqual(r.probes.map((p) => `${p.target.split('/').pop()} ${p.result}`), ['crash.pdb 404', 'crash.pd_ 200']);
+  });
+
+  test('.pd_ and file.ptr are asked for together, and the answer is SymSrv\'s order: the .pd_ wins over a pointer', async () => {
+    const mark = (await readFile(nginx.accessLog, 'utf8')).length;
+    const r = await lookup(`${nginx.url}/store/both`, CRASH_PDB);
+    assert.equal(r.error, undefined);
+    assert.deepEqual(await readFile(join(r.into, 'crash.pdb')), await readFile(join(FIX, 'pdb/crash.pdb')));
+    assert.deepEqual(r.probes.map((p) => `${p.target.split('/').pop()} ${p.result}`), ['crash.pdb 404', 'crash.pd_ 200']);
+    // The pointer was asked for too (at once; nginx logs it when its answer is done), and its target never was.
+    const ptrLine = `GET /store/both/${CRASH_PDB.index.replace(/[^/]+$/, 'file.ptr')} `;
+    let log = '';
+    for (let i = 0; i < 100 && !log.includes(ptrLine); i++) {
+      log = (await readFile(nginx.accessLog, 'utf8')).slice(mark);
+      if (!log.includes(ptrLine)) await new Promise((done) => setTimeout(done, 20));
+    }
+    assert.ok(log.includes(ptrLine), 'file.ptr asked for');
+    assert.ok(!log.includes(`GET /store/two/${CWE_PDB.index} `), 'the pointer was not followed');
   });
 
   test('progress counts the .pd_ bytes as they arrive', async () => {

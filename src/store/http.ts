@@ -76,13 +76,19 @@ export class HttpStore implements Store {
       return { status: 'found', path: this.placed(ctx, key), downloaded: true };
     }
 
+    // The file is not there: `.pd_` and file.ptr are asked for at once (a missing key costs two
+    // round trips, not three; a dump's 250 missing modules through a distant proxy feel each one),
+    // and SymSrv's order decides: a compressed file wins over a pointer, whose small answer is dropped.
+    const ptrUrl = storeUrl(this.base, segments, POINTER_FILE);
+    const pointerText = this.transport.getText(ptrUrl, POINTER_LIMIT, ctx.signal);
+    pointerText.catch(() => undefined); // its failure matters only if the .pd_ is missing too (awaited below)
+
     // A compressed store file (SymStore /compress): expanded as it streams in, to the key's own name.
     if (await this.download(storeUrl(this.base, segments, compressedName(key.name)), key, ctx, true)) {
       return { status: 'found', path: this.placed(ctx, key), downloaded: true };
     }
 
-    const ptrUrl = storeUrl(this.base, segments, POINTER_FILE);
-    const text = await this.transport.getText(ptrUrl, POINTER_LIMIT, ctx.signal);
+    const text = await pointerText;
     ctx.onProbe?.({ store: this.location, target: redactUrl(ptrUrl), result: text === undefined ? '404' : '200' });
     if (text === undefined) return { status: 'missing' };
     const pointer = parsePointer(text);
