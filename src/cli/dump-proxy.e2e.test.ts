@@ -8,7 +8,7 @@ import { startRig, type Rig } from '../../test/rig/rig.js';
 import { selfCheck } from '../../test/rig/selfcheck.js';
 import { makeTempDir, removeDir } from '../../test/helpers/tempdir.js';
 import { buildMinidump, rsds, writeSyntheticPdb } from '../../test/helpers/dump-readers.js';
-import { CLI } from '../../test/helpers/cli.js';
+import { CLI, cleanEnv } from '../../test/helpers/cli.js';
 import { Platform } from '../formats/minidump/minidump.js';
 import { pdbKey } from '../keys/key.js';
 
@@ -69,17 +69,10 @@ describe('symsrv fetch DUMP (300 modules) through an NTLM proxy', { timeout: 600
         {
           encoding: 'utf8',
           timeout: 300_000,
-          env: {
-            ...process.env,
-            HTTP_PROXY: undefined,
-            HTTPS_PROXY: undefined,
-            http_proxy: undefined,
-            https_proxy: undefined,
-            NO_PROXY: undefined,
-            _NT_SYMBOL_PROXY: undefined,
+          env: cleanEnv({
             SYMSRV_PROXY_USER: `${rig.domain}\\${rig.user}`,
             SYMSRV_PROXY_PASSWORD: rig.password,
-          },
+          }),
         },
       );
       assert.equal(r.status, 1, 'the odd modules are missing: exit 1');

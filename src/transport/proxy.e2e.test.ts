@@ -9,7 +9,7 @@ import { DIGEST_NONCE_USES } from '../../test/rig/squid.js';
 import { listFiles, makeTempDir, removeDir } from '../../test/helpers/tempdir.js';
 import { SymbolClient } from '../client.js';
 import { Transport } from './transport.js';
-import { CLI } from '../../test/helpers/cli.js';
+import { CLI, cleanEnv } from '../../test/helpers/cli.js';
 import { repoRoot } from '../../test/helpers/readers.js';
 
 /**
@@ -41,21 +41,11 @@ describe('symsrv fetch through authenticating proxies', { timeout: 600_000 }, ()
   function symsrv(args: string[], env: Record<string, string | undefined> = {}, main = MAIN) {
     const r = spawnSync(process.execPath, [main, ...args], {
       encoding: 'utf8',
-      env: {
-        ...process.env,
-        HTTP_PROXY: undefined,
-        HTTPS_PROXY: undefined,
-        http_proxy: undefined,
-        https_proxy: undefined,
-        ALL_PROXY: undefined,
-        NO_PROXY: undefined,
-        _NT_SYMBOL_PROXY: undefined,
-        SYMSRV_PROXY_USER: undefined,
-        SYMSRV_PROXY_PASSWORD: undefined,
+      env: cleanEnv({
         KRB5_CONFIG: rig.krb5.config,
         KRB5CCNAME: rig.krb5.emptyCcache,
         ...env,
-      },
+      }),
       timeout: 120_000,
     });
     outputs.push(r.stdout, r.stderr);

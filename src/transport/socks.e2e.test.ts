@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CLI } from '../../test/helpers/cli.js';
+import { CLI, cleanEnv } from '../../test/helpers/cli.js';
 import { CRASH, CWE, HELLO } from '../../test/helpers/fixture-store.js';
 import { startNginx, type NginxServer } from '../../test/helpers/nginx.js';
 import { freePort } from '../../test/helpers/ports.js';
@@ -38,21 +38,9 @@ describe('symsrv fetch through SOCKS5 proxies (dante, microsocks)', { timeout: 3
   function symsrv(args: string[], env: Record<string, string | undefined> = {}) {
     const r = spawnSync(process.execPath, [CLI, ...args], {
       encoding: 'utf8',
-      env: {
-        ...process.env,
-        HTTP_PROXY: undefined,
-        HTTPS_PROXY: undefined,
-        http_proxy: undefined,
-        https_proxy: undefined,
-        ALL_PROXY: undefined,
-        all_proxy: undefined,
-        NO_PROXY: undefined,
-        no_proxy: undefined,
-        _NT_SYMBOL_PROXY: undefined,
-        SYMSRV_PROXY_USER: undefined,
-        SYMSRV_PROXY_PASSWORD: undefined,
+      env: cleanEnv({
         ...env,
-      },
+      }),
       timeout: 120_000,
     });
     outputs.push(r.stdout, r.stderr);

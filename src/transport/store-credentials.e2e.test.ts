@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { startRig, type Rig } from '../../test/rig/rig.js';
 import { selfCheck } from '../../test/rig/selfcheck.js';
 import { makeTempDir, removeDir } from '../../test/helpers/tempdir.js';
-import { CLI } from '../../test/helpers/cli.js';
+import { CLI, cleanEnv } from '../../test/helpers/cli.js';
 import { startFaultProxy } from '../../test/helpers/fault-proxy.js';
 import { Transport } from './transport.js';
 
@@ -50,17 +50,10 @@ describe('store URL credentials through a proxy', { timeout: 300_000 }, () => {
   function symsrv(args: string[]) {
     const r = spawnSync(process.execPath, [CLI, ...args], {
       encoding: 'utf8',
-      env: {
-        ...process.env,
-        HTTP_PROXY: undefined,
-        HTTPS_PROXY: undefined,
-        http_proxy: undefined,
-        https_proxy: undefined,
-        NO_PROXY: undefined,
-        _NT_SYMBOL_PROXY: undefined,
+      env: cleanEnv({
         SYMSRV_PROXY_USER: rig.user,
         SYMSRV_PROXY_PASSWORD: rig.password,
-      },
+      }),
       timeout: 120_000,
     });
     return { code: r.status, out: r.stdout + r.stderr };

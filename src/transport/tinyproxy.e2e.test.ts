@@ -7,7 +7,7 @@ import { startNginx, type NginxServer } from '../../test/helpers/nginx.js';
 import { makeTestCertificates } from '../../test/helpers/tls.js';
 import { listFiles, makeTempDir, removeDir } from '../../test/helpers/tempdir.js';
 import { startTinyproxy, type Tinyproxy } from '../../test/rig/tinyproxy.js';
-import { CLI } from '../../test/helpers/cli.js';
+import { CLI, cleanEnv } from '../../test/helpers/cli.js';
 
 /**
  * `symsrv fetch` through a real tinyproxy (BasicAuth) to real nginx origins over HTTP and HTTPS.
@@ -36,20 +36,10 @@ describe('symsrv fetch through tinyproxy (BasicAuth)', { timeout: 120_000 }, () 
   function symsrv(args: string[], env: Record<string, string | undefined>) {
     const r = spawnSync(process.execPath, [CLI, ...args], {
       encoding: 'utf8',
-      env: {
-        ...process.env,
-        HTTP_PROXY: undefined,
-        HTTPS_PROXY: undefined,
-        http_proxy: undefined,
-        https_proxy: undefined,
-        ALL_PROXY: undefined,
-        NO_PROXY: undefined,
-        _NT_SYMBOL_PROXY: undefined,
-        SYMSRV_PROXY_USER: undefined,
-        SYMSRV_PROXY_PASSWORD: undefined,
+      env: cleanEnv({
         KRB5CCNAME: 'FILE:/nonexistent',
         ...env,
-      },
+      }),
       timeout: 60_000,
     });
     outputs.push(r.stdout, r.stderr);
