@@ -33,6 +33,8 @@ for a in "$@"; do
 done
 [ $# -eq 0 ] && proxy=1 && cab=1
 rc=0
+# Every part records its headline figures here (bench/summary.ts); printed as one table at the end.
+export BENCH_SUMMARY="${BENCH_SUMMARY:-$(mktemp -t symsrv-bench-summary.XXXXXX)}"
 keep() { local r=$1; [ "$rc" -ne 0 ] || rc=$r; [ "$r" -ge 128 ] && exit "$r"; return 0; } # Ctrl-C (130): stop here
 if [ $# -eq 0 ] || [ ${#direct[@]} -gt 0 ]; then
   node dist/bench/bench.js run ${direct[@]+"${direct[@]}"} || keep $?
@@ -48,4 +50,5 @@ if [ "$startup" = 1 ]; then
   node dist/bench/startup.js run || keep $?
 fi
 if [ "$serve" = 1 ]; then node dist/bench/serve.js || keep $?; fi
+node dist/bench/summary.js print "$BENCH_SUMMARY"
 exit "$rc"
