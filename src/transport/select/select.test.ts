@@ -402,10 +402,17 @@ describe('Windows Internet Settings (platform win32)', () => {
     assert.match(choice?.detail ?? '', /AutoConfigURL skipped: .*no fetchText function was given/);
   });
 
-  test('a socks-only ProxyServer: direct with a note', async () => {
+  test('a socks-only ProxyServer: that SOCKS server, spoken to as SOCKS5 with names resolved there', async () => {
     const [choice] = await selectProxies(MSDL, win({ proxyEnable: true, proxyServer: 'socks=s:1080' }));
-    assert.equal(choice?.url, null);
-    assert.match(choice?.detail ?? '', /SOCKS proxies are not supported/);
+    assert.equal(choice?.url?.href, 'socks5h://s:1080');
+    assert.equal(choice?.source, 'windows');
+    assert.match(choice?.detail ?? '', /socks= entry for https URLs \(spoken to as SOCKS5.*WinINet would speak SOCKS4\): socks5h:\/\/s:1080$/);
+  });
+
+  test('an http= entry and a socks= entry: http URLs to the HTTP proxy, https URLs to the SOCKS one', async () => {
+    const settings = win({ proxyEnable: true, proxyServer: 'http=web:3128;socks=s:1080' });
+    assert.equal(describeProxy((await selectProxies(new URL('http://symbols.example/x'), settings))[0]?.url ?? null), 'http://web:3128');
+    assert.equal((await selectProxies(MSDL, settings))[0]?.url?.href, 'socks5h://s:1080');
   });
 });
 

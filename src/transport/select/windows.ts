@@ -98,7 +98,12 @@ export function parseProxyServer(value: string): ProxyServerEntry[] {
  *   by `<-loopback>`) send the request direct, as WinINet does.
  * - The entry for the URL's scheme wins; else an entry without a scheme; else direct (an
  *   `http=...`-only list does not proxy https URLs).
- * - A `socks=` entry is skipped with a note: SOCKS is not supported.
+ * - A `socks=` entry serves URLs that no other entry serves, as in WinINet. WinINet speaks SOCKS4
+ *   to it; symsrv speaks SOCKS5 only (SOCKS4 cannot carry a password nor a host name), so the entry
+ *   becomes `socks5h://host:port`, as a PAC file's `SOCKS host:port` does (pac-choices.ts). Most
+ *   SOCKS servers speak both; one that speaks only SOCKS4 fails the handshake with an error that
+ *   names the proxy. Ignoring the entry instead would go direct, which on such networks fails
+ *   with a less useful error, or leaks past the company's proxy.
  */
 export function proxyFromInternetSettings(settings: InternetSettings, url: URL): { proxy: string | null; detail: string } | undefined {
   if (!settings.proxyEnable || !settings.proxyServer) return undefined;
@@ -115,11 +120,16 @@ export function proxyFromInternetSettings(settings: InternetSettings, url: URL):
   const entries = parseProxyServer(settings.proxyServer);
   const chosen = entries.find((e) => e.scheme === scheme) ?? entries.find((e) => e.scheme === undefined);
   const socks = entries.find((e) => e.scheme === 'socks');
+  if (!chosen && socks) {
+    return {
+      proxy: `socks5h://${socks.server}`,
+      detail: `Windows Internet Settings: ProxyServer's socks= entry for ${scheme} URLs (spoken to as SOCKS5, names resolved by the proxy; WinINet would speak SOCKS4)`,
+    };
+  }
   if (!chosen) {
-    const note = socks ? ` (its socks= entry is skipped: SOCKS proxies are not supported)` : '';
     return {
       proxy: null,
-      detail: `Windows Internet Settings: ProxyServer has no entry for ${scheme} URLs${note}: connecting directly`,
+      detail: `Windows Internet Settings: ProxyServer has no entry for ${scheme} URLs: connecting directly`,
     };
   }
   const which = chosen.scheme === undefined ? 'for all schemes' : `for ${scheme} URLs`;
