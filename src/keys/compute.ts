@@ -7,6 +7,7 @@ import { parseElf } from '../formats/elf/elf.js';
 import { MH_DSYM, parseMachO } from '../formats/macho/macho.js';
 import { parseMinidump } from '../formats/minidump/minidump.js';
 import { dumpModuleKeys, type DumpModuleKeys } from './minidump.js';
+import { withExpanded } from './compressed.js';
 import {
   baseName,
   elfDebugKey,
@@ -48,6 +49,10 @@ export async function computeKeys(path: string): Promise<ComputedKey[]> {
  * `file` of each result.
  */
 export async function computeKeysFromSource(src: ByteSource, fileName: string): Promise<ComputedKey[]> {
+  return keysOf(src, fileName, false);
+}
+
+async function keysOf(src: ByteSource, fileName: string, inCabinet: boolean): Promise<ComputedKey[]> {
   const name = baseName(fileName);
   const out: ComputedKey[] = [];
   const add = (kind: KeyKind, key: SymbolKey): void => {
@@ -110,9 +115,12 @@ export async function computeKeysFromSource(src: ByteSource, fileName: string): 
       }
       return out;
     case 'cab':
-      throw new SymsrvError('E_COMPRESSED_UNSUPPORTED', `${fileName} is a CAB archive (a compressed symbol file); expand it first`, {
-        subject: fileName,
-      });
+      // A compressed store file (`name.pd_`): the keys of the file it holds, under that file's
+      // name. A cabinet inside a cabinet is no symbol file.
+      if (inCabinet) throw new SymsrvError('E_UNKNOWN_FORMAT', `${fileName} holds another CAB archive, not a symbol file`, { subject: fileName });
+      return withExpanded(src, (path, inner) =>
+        withFile(path, async (expanded) => (await keysOf(expanded, inner, true)).map((k) => ({ ...k, file: fileName }))),
+      );
     case 'unknown':
       throw new SymsrvError('E_UNKNOWN_FORMAT', `${fileName} is not a PE image, PDB, ELF or Mach-O file or a minidump (unknown magic)`, { subject: fileName });
   }

@@ -12,8 +12,11 @@ const REST_LIMIT = 64 * 1024;
 export interface ExpandOptions {
   /** The cabinet's file or URL, for messages. */
   name: string;
-  /** The file to take out (compared case-insensitively, without any folder part). */
-  wanted: string;
+  /**
+   * The file to take out (compared case-insensitively, without any folder part); undefined: the
+   * cabinet's only file (a store's `name.pd_` holds one), an error if it holds several.
+   */
+  wanted?: string;
   /** Receives the expanded bytes in order; the buffers are the caller's to keep. */
   write: (chunk: Buffer) => void | Promise<void>;
 }
@@ -62,11 +65,12 @@ async function expandFrom(r: StreamReader, options: ExpandOptions, bad: (what: s
   const folders = await readFolders(r, header);
   const files = await readFiles(r, header, name);
 
-  const wanted = options.wanted.toLowerCase();
-  const file = files.find((f) => baseName(f.name).toLowerCase() === wanted);
+  const wanted = options.wanted?.toLowerCase();
+  const file = wanted === undefined ? (files.length === 1 ? files[0] : undefined) : files.find((f) => baseName(f.name).toLowerCase() === wanted);
   if (!file) {
     const list = files.slice(0, 5).map((f) => printable(f.name)).join(', ');
-    throw new SymsrvError('E_INVALID_CONTENT', `${name} holds no file named ${options.wanted} (it holds ${list}${files.length > 5 ? ', ...' : ''})`, {
+    const what = wanted === undefined ? `${files.length} files, not one` : `no file named ${options.wanted}`;
+    throw new SymsrvError('E_INVALID_CONTENT', `${name} holds ${what} (it holds ${list}${files.length > 5 ? ', ...' : ''})`, {
       subject: name,
     });
   }
