@@ -51,6 +51,10 @@ export interface AddResult {
  * and under the ELF debug-file key only when it holds DWARF (a stripped binary's `elf-debug` key
  * says where its debug file lives; the binary itself is not that file).
  */
+async function isCabinet(path: string): Promise<boolean> {
+  return withFile(path, async (src) => src.size >= 4 && (await src.read(0, 4)).toString('latin1') === 'MSCF');
+}
+
 async function storable(k: ComputedKey): Promise<boolean> {
   if (k.kind === 'pdbref') return false;
   if (k.kind !== 'elf-debug') return true;
@@ -62,7 +66,18 @@ export async function addToStore(storeDir: string, keys: ComputedKey[], options:
   const admin = new AdminFiles(store);
   // One entry per key: the same file named twice, or two copies of one file, are stored once.
   const unique = new Map<string, ComputedKey>();
-  for (const k of keys) if (!unique.has(k.key.index) && (await storable(k))) unique.set(k.key.index, k);
+  const refused: AddResult['failed'] = [];
+  for (const k of keys) {
+    if (unique.has(k.key.index)) continue;
+    // `symsrv key x.pd_` gives the keys of the file inside; storing the cabinet's bytes under
+    // that file's name would corrupt the store, and re-filing cabinets is not what add is for.
+    if (await isCabinet(k.file)) {
+      const why = `${k.file} is a compressed store file (a CAB); add the file it holds (cabextract expands it; --compress stores it compressed)`;
+      refused.push({ file: k.file, key: k.key.index, error: new SymsrvError('E_USAGE', why, { subject: k.file }) });
+      continue;
+    }
+    if (await storable(k)) unique.set(k.key.index, k);
+  }
   const types = new Map<string, FileType>();
   for (const k of unique.values()) types.set(k.key.index, await fileType(k));
 
@@ -70,7 +85,7 @@ export async function addToStore(storeDir: string, keys: ComputedKey[], options:
     const id = formatId((await admin.lastId()) + 1);
     const threeTier = await isThreeTier(store);
     const now = options.now ?? new Date();
-    const result: AddResult = { id, stored: [], failed: [] };
+    const result: AddResult = { id, stored: [], failed: [...refused] };
     const recorded: { name: string; id: string; source: string }[] = [];
     for (const k of unique.values()) {
       const source = resolve(k.file);

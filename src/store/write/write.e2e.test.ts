@@ -114,6 +114,20 @@ describe('symsrv add', () => {
     assert.match(await readFile(join(store, HELLO_KEY.replace(/[^/]+$/, 'refs.ptr')), 'utf8'), /,Y,,$/);
   });
 
+  test('a compressed store file (.pd_) is refused with a clear error and stores nothing (symsrv key reads it)', async () => {
+    const other = join(dir, 'cab-store');
+    const cab = join(dir, 'HelloWorld.pd_');
+    assert.equal(spawnSync('gcab', ['-c', '-z', cab, 'HelloWorld.pdb'], { cwd: join(FIX, 'pdb') }).status, 0);
+    const key = symsrv(['key', cab]);
+    assert.equal(key.code, 0, key.stderr);
+    assert.match(key.stdout, new RegExp(HELLO_KEY));
+    const r = symsrv(['add', '--store', other, cab]);
+    assert.equal(r.code, 1, r.stderr); // incomplete: a file named was not stored
+    assert.match(r.stdout + r.stderr, /HelloWorld\.pd_ is a compressed store file \(a CAB\); add the file it holds/);
+    assert.doesNotMatch(r.stdout + r.stderr, /\n\s+at /);
+    assert.deepEqual((await listFiles(other).catch(() => [])).filter((f) => !f.startsWith('000Admin')), []);
+  });
+
   test('--pointer writes file.ptr (PATH: the original) that a fetch from the store follows', async () => {
     const pstore = join(dir, 'pstore');
     const r = symsrv(['add', '--store', pstore, '--pointer', PDB]);
